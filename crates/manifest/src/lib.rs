@@ -21,7 +21,7 @@ pub use runtime_config::{
     KeyValueStoreConfig, RuntimeConfig, SqliteDatabaseConfig, load_runtime_config,
     parse_runtime_config,
 };
-pub use template::{Template, TemplatePart};
+pub use template::{Template, TemplatePart, is_variable_name};
 
 pub mod cron;
 mod outbound;
