@@ -1,1 +1,146 @@
+//! The HTTP contract every careflow endpoint shares: errors are
+//! `{"error":{"code","message","field"}}` with the right status, and JSON
+//! bodies are parsed so that a bad one names the field at fault.
 
+use serde::de::DeserializeOwned;
+
+/// An error answer: status, stable machine code, human message, and the
+/// request field at fault when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), field: None }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "bad_request", message)
+    }
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(401, "unauthorized", message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, "forbidden", message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(404, "not_found", message)
+    }
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(405, "method_not_allowed", message)
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(409, "conflict", message)
+    }
+    pub fn payload_too_large(message: impl Into<String>) -> Self {
+        Self::new(413, "payload_too_large", message)
+    }
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(415, "unsupported_media_type", message)
+    }
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(422, "validation_failed", message).with_field(field)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, "internal", message)
+    }
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(503, "unavailable", message)
+    }
+
+    /// The response body.
+    pub fn body(&self) -> String {
+        let mut error = serde_json::json!({ "code": self.code, "message": self.message });
+        if let Some(field) = &self.field {
+            error["field"] = field.clone().into();
+        }
+        serde_json::json!({ "error": error }).to_string()
+    }
+}
+
+impl From<careflow_store::StoreError> for ApiError {
+    fn from(e: careflow_store::StoreError) -> Self {
+        Self::unavailable(format!("the store failed: {e}"))
+    }
+}
+
+/// Largest JSON body an API endpoint reads.
+pub const MAX_JSON_BODY: usize = 1024 * 1024;
+
+/// Parses a JSON request body into `T`: 413 when too large, 400 when it is
+/// not JSON, 422 naming the field when it does not fit `T`.
+pub fn parse_json<T: DeserializeOwned>(content_type: Option<&str>, body: &[u8]) -> Result<T, ApiError> {
+    if body.len() > MAX_JSON_BODY {
+        return Err(ApiError::payload_too_large(format!("the body is larger than {MAX_JSON_BODY} bytes")));
+    }
+    if let Some(ct) = content_type {
+        if !ct.trim().to_ascii_lowercase().starts_with("application/json") {
+            return Err(ApiError::unsupported_media_type(format!("send `Content-Type: application/json`, not {ct:?}")));
+        }
+    }
+    let text = if body.is_empty() { &b"{}"[..] } else { body };
+    let value: serde_json::Value =
+        serde_json::from_slice(text).map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        let message = e.inner().to_string();
+        let field = if field == "." {
+            // serde names a missing field only in its message.
+            message.split('`').nth(1).unwrap_or("").to_string()
+        } else {
+            field
+        };
+        ApiError::validation(field, message)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct NewUser {
+        email: String,
+        role: Option<String>,
+        age: Option<u8>,
+    }
+
+    #[test]
+    fn error_body_has_the_shared_shape() {
+        let e = ApiError::validation("email", "must contain @");
+        assert_eq!(e.status, 422);
+        let v: serde_json::Value = serde_json::from_str(&e.body()).unwrap();
+        assert_eq!(v["error"]["code"], "validation_failed");
+        assert_eq!(v["error"]["field"], "email");
+        assert_eq!(v["error"]["message"], "must contain @");
+        assert!(ApiError::not_found("x").body().contains("\"code\":\"not_found\""));
+    }
+
+    #[test]
+    fn names_the_field_of_a_wrong_type_or_missing_field() {
+        let e = parse_json::<NewUser>(None, br#"{"email":"a@b","age":"old"}"#).unwrap_err();
+        assert_eq!((e.status, e.field.as_deref()), (422, Some("age")));
+        let e = parse_json::<NewUser>(None, br#"{"role":"agent"}"#).unwrap_err();
+        assert_eq!((e.status, e.field.as_deref()), (422, Some("email")));
+    }
+
+    #[test]
+    fn rejects_non_json_and_oversized_bodies() {
+        assert_eq!(parse_json::<NewUser>(None, b"{nope").unwrap_err().status, 400);
+        assert_eq!(parse_json::<NewUser>(Some("text/plain"), b"{}").unwrap_err().status, 415);
+        let big = vec![b' '; MAX_JSON_BODY + 1];
+        assert_eq!(parse_json::<NewUser>(None, &big).unwrap_err().status, 413);
+    }
+}
