@@ -1,1 +1,178 @@
+//! The `admin` component: health, workspaces, members and API keys under
+//! `/api/v1/`. Thin by design: it parses the request, calls
+//! `careflow-auth`, and maps the result to JSON.
 
+use careflow_api::{ApiError, json_response, parse_json};
+use careflow_auth::{Context, Principal, authenticate};
+use careflow_store::idempotency::{self, Replay};
+use careflow_store::{Db, SpinDb};
+use sha2::{Digest, Sha256};
+use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http_component;
+
+/// Time and randomness from the host (WASI clocks and random).
+struct HostContext;
+
+impl Context for HostContext {
+    fn now(&self) -> String {
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    }
+    fn new_id(&mut self) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+    fn secret(&mut self) -> String {
+        uuid::Uuid::new_v4().simple().to_string()
+    }
+}
+
+#[http_component]
+fn handle(req: Request) -> Response {
+    match route(&req) {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn segments(req: &Request) -> Vec<String> {
+    req.path().trim_start_matches("/api/v1").split('/').filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.header(name).and_then(|v| v.as_str())
+}
+
+fn route(req: &Request) -> Result<Response, ApiError> {
+    let segments = segments(req);
+    let path: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let method = req.method();
+    if path == ["health"] {
+        return match method {
+            Method::Get => Ok(health()),
+            _ => Err(ApiError::method_not_allowed("use GET")),
+        };
+    }
+    let db = SpinDb::open_default()?;
+    let admin_token = spin_sdk::variables::get("admin_token").ok();
+    let principal = authenticate(&db, header(req, "authorization"), admin_token.as_deref())?;
+    let mut ctx = HostContext;
+    match (method, path.as_slice()) {
+        (Method::Post, ["workspaces"]) => {
+            if principal != Principal::PlatformAdmin {
+                return Err(ApiError::forbidden("creating a workspace needs the platform admin token"));
+            }
+            idempotent(&db, req, "platform", |db| {
+                let input = parse_json(header(req, "content-type"), req.body())?;
+                let (workspace, owner, api_key) = careflow_auth::create_workspace(db, &mut ctx, input)?;
+                Ok((201, serde_json::json!({ "workspace": workspace, "owner": owner, "api_key": api_key })))
+            })
+        }
+        (Method::Get, ["workspaces", "current"]) => {
+            let (workspace, _) = principal.workspace()?;
+            ok(200, careflow_auth::get_workspace(&db, workspace)?)
+        }
+        (Method::Get, ["users"]) => {
+            let (workspace, _) = principal.workspace()?;
+            ok(200, serde_json::json!({ "data": careflow_auth::list_users(&db, workspace)? }))
+        }
+        (Method::Post, ["users"]) => {
+            let workspace = principal.require_manager()?.to_string();
+            idempotent(&db, req, &workspace, |db| {
+                let input = parse_json(header(req, "content-type"), req.body())?;
+                Ok((201, serde_json::to_value(careflow_auth::create_user(db, &mut ctx, &workspace, input)?).unwrap_or_default()))
+            })
+        }
+        (Method::Get, ["users", id]) => {
+            let (workspace, _) = principal.workspace()?;
+            ok(200, careflow_auth::get_user(&db, workspace, id)?)
+        }
+        (Method::Get, ["api-keys"]) => {
+            let workspace = principal.require_manager()?;
+            ok(200, serde_json::json!({ "data": careflow_auth::list_api_keys(&db, workspace)? }))
+        }
+        (Method::Post, ["api-keys"]) => {
+            let workspace = principal.require_manager()?.to_string();
+            let (_, role) = principal.workspace()?;
+            idempotent(&db, req, &workspace, |db| {
+                let input = parse_json(header(req, "content-type"), req.body())?;
+                Ok((201, serde_json::to_value(careflow_auth::create_api_key(db, &mut ctx, &workspace, role, input)?).unwrap_or_default()))
+            })
+        }
+        (Method::Delete, ["api-keys", id]) => {
+            let workspace = principal.require_manager()?;
+            ok(200, careflow_auth::revoke_api_key(&db, &ctx, workspace, id)?)
+        }
+        (_, ["workspaces"] | ["workspaces", "current"] | ["users"] | ["users", _] | ["api-keys"] | ["api-keys", _]) => {
+            Err(ApiError::method_not_allowed(format!("{method} is not supported on {}", req.path())))
+        }
+        _ => Err(ApiError::not_found(format!("no endpoint {} {}", method, req.path()))),
+    }
+}
+
+fn ok(status: u16, value: impl serde::Serialize) -> Result<Response, ApiError> {
+    let body = serde_json::to_string(&value).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(json_response(status, body))
+}
+
+/// Runs a creating request at most once per `Idempotency-Key`: the work and
+/// the remembered answer commit together; a retry gets the same answer.
+fn idempotent(
+    db: &SpinDb,
+    req: &Request,
+    scope: &str,
+    work: impl FnOnce(&SpinDb) -> Result<(u16, serde_json::Value), ApiError>,
+) -> Result<Response, ApiError> {
+    let Some(key) = header(req, "idempotency-key").map(str::trim) else {
+        let (status, value) = db.transaction(work)?;
+        return ok(status, value);
+    };
+    if key.is_empty() || key.len() > 255 {
+        return Err(ApiError::bad_request("Idempotency-Key must be 1 to 255 characters").with_field("Idempotency-Key"));
+    }
+    let mut hasher = Sha256::new();
+    hasher.update(req.method().to_string().as_bytes());
+    hasher.update(req.path().as_bytes());
+    hasher.update(req.body());
+    let hash = hex::encode(hasher.finalize());
+    db.transaction(|db| match idempotency::replay(db, scope, key, &hash)? {
+        Replay::Answer { status, body } => Ok(json_response(status, body)),
+        Replay::Mismatch => Err(ApiError::validation("Idempotency-Key", "this Idempotency-Key was used for a different request")),
+        Replay::New => {
+            let (status, value) = work(db)?;
+            idempotency::remember(db, scope, key, &hash, status, &without_secrets(value.clone()).to_string(), &HostContext.now())?;
+            Ok(json_response(status, value.to_string()))
+        }
+    })
+}
+
+/// The answer as remembered for retries: an API key's plaintext is never
+/// stored, so a replay shows `"key": null` (the key was shown once).
+fn without_secrets(mut value: serde_json::Value) -> serde_json::Value {
+    for holder in [&mut value, &mut value["api_key"]] {
+        if let Some(key) = holder.as_object_mut().and_then(|o| o.get_mut("key")) {
+            *key = serde_json::Value::Null;
+        }
+    }
+    value
+}
+
+/// Health: the app's version, whether the store answers and its schema
+/// version, and the cron trigger's last tick.
+fn health() -> Response {
+    let version = spin_sdk::variables::get("app_version").unwrap_or_else(|_| env!("CARGO_PKG_VERSION").to_string());
+    let store = match SpinDb::open_default().and_then(|db| careflow_store::schema_version(&db)) {
+        Ok(v) => serde_json::json!({ "status": "ok", "schema_version": v }),
+        Err(e) => serde_json::json!({ "status": "error", "message": e.to_string() }),
+    };
+    let cron = spin_sdk::key_value::Store::open_default()
+        .ok()
+        .and_then(|kv| kv.get_json::<serde_json::Value>("cron:last_tick").ok().flatten())
+        .unwrap_or(serde_json::Value::Null);
+    let healthy = store["status"] == "ok";
+    let body = serde_json::json!({
+        "status": if healthy { "ok" } else { "degraded" },
+        "version": version,
+        "store": store,
+        "cron": { "last_tick": cron },
+    });
+    json_response(if healthy { 200 } else { 503 }, body.to_string())
+}

@@ -1,1 +1,37 @@
+//! The `cron` component, driven by `[[trigger.cron]]` every second. Today it
+//! makes sure the schema is migrated and records its last tick (shown by
+//! `/api/v1/health`); due waits, campaign starts and SLA timers hang off
+//! this tick in later features.
 
+use spin_sdk::key_value::Store;
+
+spin_sdk::wit_bindgen::generate!({
+    world: "careflow:app/cron-component",
+    path: "../../wit",
+    runtime_path: "spin_sdk::wit_bindgen::rt",
+    generate_all,
+});
+
+
+struct Tick;
+
+impl Guest for Tick {
+    fn handle_cron_event(metadata: Metadata) -> Result<(), Error> {
+        careflow_store::SpinDb::open_default().map_err(|e| Error::Other(e.to_string()))?;
+        let kv = Store::open_default().map_err(|e| Error::Other(e.to_string()))?;
+        let count = kv
+            .get_json::<serde_json::Value>("cron:last_tick")
+            .ok()
+            .flatten()
+            .and_then(|v| v["count"].as_u64())
+            .unwrap_or(0);
+        let at = chrono::DateTime::from_timestamp(metadata.timestamp as i64, 0).unwrap_or_default();
+        kv.set_json(
+            "cron:last_tick",
+            &serde_json::json!({ "timestamp": metadata.timestamp, "at": at.to_rfc3339(), "count": count + 1 }),
+        )
+        .map_err(|e| Error::Other(e.to_string()))
+    }
+}
+
+export!(Tick);

@@ -74,6 +74,31 @@ impl From<careflow_store::StoreError> for ApiError {
     }
 }
 
+#[cfg(feature = "spin")]
+mod spin_response {
+    use super::ApiError;
+    use spin_sdk::http::Response;
+
+    impl ApiError {
+        /// The error as a Spin HTTP response.
+        pub fn into_response(self) -> Response {
+            json_response(self.status, self.body())
+        }
+    }
+
+    /// A JSON response with `status`.
+    pub fn json_response(status: u16, body: impl Into<String>) -> Response {
+        Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .header("cache-control", "no-store")
+            .body(body.into())
+            .build()
+    }
+}
+#[cfg(feature = "spin")]
+pub use spin_response::json_response;
+
 /// Largest JSON body an API endpoint reads.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
 

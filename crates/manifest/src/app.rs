@@ -77,6 +77,17 @@ pub struct Component {
     /// Component variables and the templates that give their values.
     pub variables: BTreeMap<String, Template>,
     pub build: Option<BuildConfig>,
+    /// Host directories mounted read-only into the component.
+    pub files: Vec<FileMount>,
+}
+
+/// `files = [{ source = "static", destination = "/" }]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMount {
+    /// Host directory, resolved against the manifest directory.
+    pub source: PathBuf,
+    /// Where the component sees it (absolute guest path).
+    pub destination: String,
 }
 
 impl Component {
@@ -222,8 +233,17 @@ struct RawComponent {
     #[serde(default)]
     build: Option<RawBuild>,
     #[serde(default)]
+    files: Vec<RawFiles>,
+    #[serde(default)]
     #[allow(dead_code)]
     tool: Option<toml::Table>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawFiles {
+    Pattern(String),
+    Mount { source: String, destination: String },
 }
 
 #[derive(Deserialize)]
@@ -340,9 +360,28 @@ pub fn parse_manifest(file: &Path, text: &str) -> Result<Manifest, ManifestError
             }),
             None => None,
         };
+        let mut files = Vec::new();
+        for (i, entry) in raw_component.files.into_iter().enumerate() {
+            let file_key = format!("{key}.files[{i}]");
+            match entry {
+                RawFiles::Pattern(pattern) => {
+                    return Err(bad(file_key, format!("{pattern:?}: careflow's runner mounts directories only; write {{ source = \"dir\", destination = \"/\" }}")));
+                }
+                RawFiles::Mount { source, destination } => {
+                    if !destination.starts_with('/') {
+                        return Err(bad(format!("{file_key}.destination"), "must be an absolute path such as \"/\"".into()));
+                    }
+                    if Path::new(&source).is_absolute() || source.split('/').any(|p| p == "..") {
+                        return Err(bad(format!("{file_key}.source"), "must be a directory inside the application".into()));
+                    }
+                    files.push(FileMount { source: dir.join(source), destination });
+                }
+            }
+        }
         components.insert(
             id.clone(),
             Component {
+                files,
                 source: dir.join(&raw_component.source),
                 description: raw_component.description.unwrap_or_default(),
                 allowed_outbound_hosts: raw_component.allowed_outbound_hosts,
@@ -492,6 +531,7 @@ command = "cargo build"
 
 [component.inner]
 source = "inner.wasm"
+files = [{ source = "static", destination = "/" }]
 "#;
 
     fn parse(text: &str) -> Result<Manifest, ManifestError> {
@@ -572,6 +612,16 @@ source = "inner.wasm"
         let err = parse(&text).unwrap_err();
         assert_eq!(err.key(), Some("component.inner.source"));
         assert!(err.to_string().contains("line"), "{err}");
+    }
+
+    #[test]
+    fn mounts_directories_and_rejects_globs_and_escapes() {
+        let m = parse(GOOD).unwrap();
+        assert_eq!(m.components["inner"].files, vec![FileMount { source: "app/static".into(), destination: "/".into() }]);
+        let text = GOOD.replace("files = [{ source = \"static\", destination = \"/\" }]", "files = [\"static/**\"]");
+        assert_eq!(error_key(&text), "component.inner.files[0]");
+        let text = GOOD.replace("source = \"static\"", "source = \"../etc\"");
+        assert_eq!(error_key(&text), "component.inner.files[0].source");
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod runtime_config;
 mod template;
 
 pub use app::{
-    AppVariable, Application, BuildConfig, Component, CronTrigger, HttpRoute, HttpTrigger,
+    AppVariable, Application, BuildConfig, Component, FileMount, CronTrigger, HttpRoute, HttpTrigger,
     Manifest, load_manifest, parse_manifest,
 };
 pub use error::ManifestError;

@@ -62,6 +62,7 @@ pub struct LoadedComponent {
     pub sqlite_databases: HashSet<String>,
     pub outbound: Vec<OutboundRule>,
     pub environment: Vec<(String, String)>,
+    pub files: Vec<careflow_manifest::FileMount>,
     pub http: Option<ProxyPre<HostState>>,
     pub cron: Option<spin_bindings::cron::CronComponentPre<HostState>>,
     pub stdout: ComponentLog,
@@ -168,6 +169,11 @@ impl App {
                     bail!("component `{id}`: sqlite_databases: no database `{label}` (only `default` exists unless runtime-config.toml defines [sqlite_database.{label}])");
                 }
             }
+            for mount in &c.files {
+                if !mount.source.is_dir() {
+                    bail!("component `{id}`: files: {} is not a directory", mount.source.display());
+                }
+            }
             let quiet = options.quiet_components;
             components.insert(
                 id.clone(),
@@ -178,6 +184,7 @@ impl App {
                     sqlite_databases: c.sqlite_databases.iter().cloned().collect(),
                     outbound,
                     environment: c.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    files: c.files.clone(),
                     http,
                     cron,
                     stdout: ComponentLog::open(logs_dir.as_deref(), id, "stdout", quiet)?,
@@ -217,6 +224,11 @@ impl App {
         wasi.stdout(component.stdout.clone());
         wasi.stderr(component.stderr.clone());
         wasi.envs(&component.environment);
+        for mount in &component.files {
+            // Checked to be a directory at load; a failure here means it
+            // vanished since, and the component simply sees no files.
+            let _ = wasi.preopened_dir(&mount.source, &mount.destination, wasmtime_wasi::FsPerms::ReadOnly);
+        }
         let limits = wasmtime::StoreLimitsBuilder::new().memory_size(self.options.max_memory).build();
         let mut store = Store::new(
             &self.engine,

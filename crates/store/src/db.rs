@@ -91,19 +91,22 @@ pub trait Db {
     fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, StoreError>;
 
     /// Runs `work` inside a transaction: committed when it returns `Ok`,
-    /// rolled back otherwise, so a failed request leaves no half-written record.
+    /// rolled back otherwise, so a failed request leaves no half-written
+    /// record. Savepoints make it nest: an inner unit of work joins the
+    /// outer one.
     fn transaction<T, E: From<StoreError>>(&self, work: impl FnOnce(&Self) -> Result<T, E>) -> Result<T, E>
     where
         Self: Sized,
     {
-        self.execute("BEGIN IMMEDIATE", &[])?;
+        self.execute("SAVEPOINT careflow_tx", &[])?;
         match work(self) {
             Ok(value) => {
-                self.execute("COMMIT", &[])?;
+                self.execute("RELEASE careflow_tx", &[])?;
                 Ok(value)
             }
             Err(e) => {
-                let _ = self.execute("ROLLBACK", &[]);
+                let _ = self.execute("ROLLBACK TO careflow_tx", &[]);
+                let _ = self.execute("RELEASE careflow_tx", &[]);
                 Err(e)
             }
         }

@@ -8,6 +8,7 @@
 //! always filter by it.
 
 mod db;
+pub mod idempotency;
 mod migrations;
 #[cfg(feature = "native")]
 mod native;
