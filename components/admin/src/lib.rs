@@ -147,10 +147,11 @@ fn idempotent(
 /// The answer as remembered for retries: an API key's plaintext is never
 /// stored, so a replay shows `"key": null` (the key was shown once).
 fn without_secrets(mut value: serde_json::Value) -> serde_json::Value {
-    for holder in [&mut value, &mut value["api_key"]] {
-        if let Some(key) = holder.as_object_mut().and_then(|o| o.get_mut("key")) {
-            *key = serde_json::Value::Null;
-        }
+    if let Some(key) = value.get_mut("key") {
+        *key = serde_json::Value::Null;
+    }
+    if let Some(key) = value.get_mut("api_key").and_then(|k| k.get_mut("key")) {
+        *key = serde_json::Value::Null;
     }
     value
 }
