@@ -26,6 +26,7 @@ use crate::state::HostState;
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub state_dir: PathBuf,
+    pub cache_dir: PathBuf,
     pub request_timeout: Duration,
     pub max_request_body: usize,
     /// Per-instance linear memory cap.
@@ -39,6 +40,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         Self {
             state_dir: PathBuf::from(".spin"),
+            cache_dir: PathBuf::from(".spin/cache"),
             request_timeout: Duration::from_secs(30),
             max_request_body: 16 * 1024 * 1024,
             max_memory: 256 * 1024 * 1024,
@@ -128,7 +130,7 @@ impl App {
         let app_values = crate::variables::resolve_app_variables(&manifest, |k| std::env::var(k).ok())?;
         let services = Arc::new(open_services(&manifest, &runtime, &options.state_dir)?);
 
-        let engine = engine(Some(&options.state_dir.join("cache")))?;
+        let engine = engine(Some(&options.cache_dir))?;
 
         let mut linker: Linker<HostState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;

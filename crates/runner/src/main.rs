@@ -60,6 +60,9 @@ enum Command {
         /// the compilation cache (relative to the manifest's directory).
         #[arg(long)]
         state_dir: Option<PathBuf>,
+        /// Where compiled components are cached (default: <state-dir>/cache).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
         /// Build the components first.
         #[arg(long)]
         build: bool,
@@ -126,7 +129,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Up { app, listen, state_dir, build, request_timeout, max_body_bytes, quiet } => {
+        Command::Up { app, listen, state_dir, cache_dir, build, request_timeout, max_body_bytes, quiet } => {
             let (manifest, runtime) = load(&app)?;
             if build {
                 builder::build(&manifest)?;
@@ -134,6 +137,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let state_dir = state_dir.unwrap_or_else(|| PathBuf::from(".spin"));
             let state_dir = if state_dir.is_absolute() { state_dir } else { manifest.dir.join(state_dir) };
             let options = app::RunOptions {
+                cache_dir: cache_dir.unwrap_or_else(|| state_dir.join("cache")),
                 state_dir,
                 request_timeout: Duration::from_secs(request_timeout.max(1)),
                 max_request_body: max_body_bytes,
