@@ -18,12 +18,22 @@ fn routes_exact_parameters_and_wildcards_with_spin_headers() {
     assert_eq!(v["headers"]["spin-path-match-id"], "7");
     assert_eq!(v["headers"]["spin-path-match-part"], "9");
     assert_eq!(v["headers"]["spin-matched-route"], "/items/:id/parts/:part");
-    assert!(v["headers"]["spin-client-addr"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(
+        v["headers"]["spin-client-addr"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:")
+    );
 
     let v = app.get("/probe/echo/deep/er?x=1").json();
     assert_eq!(v["path_info"], "/echo/deep/er");
     assert_eq!(v["headers"]["spin-component-route"], "/probe");
-    assert!(v["headers"]["spin-full-url"].as_str().unwrap().ends_with("/probe/echo/deep/er?x=1"));
+    assert!(
+        v["headers"]["spin-full-url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/probe/echo/deep/er?x=1")
+    );
 
     // The exact route wins over the parameter route's component.
     let v = app.get("/items/special").json();
@@ -47,8 +57,13 @@ fn private_route_is_404_from_outside_but_reachable_by_chaining() {
     let inner: serde_json::Value = serde_json::from_str(v["body"].as_str().unwrap()).unwrap();
     assert_eq!(inner["path"], "/probe/inner");
     // http://self goes through the public routes.
-    let v = app.get("/probe/outbound?url=http%3A%2F%2Fself%2Fhello").json();
-    assert_eq!((v["status"].as_u64(), v["body"].as_str()), (Some(200), Some("hello")));
+    let v = app
+        .get("/probe/outbound?url=http%3A%2F%2Fself%2Fhello")
+        .json();
+    assert_eq!(
+        (v["status"].as_u64(), v["body"].as_str()),
+        (Some(200), Some("hello"))
+    );
 }
 
 #[test]
@@ -60,33 +75,64 @@ fn outbound_request_outside_the_allow_list_is_denied_inside_the_guest() {
             let mut stream = stream;
             let mut buf = [0u8; 2048];
             let _ = stream.read(&mut buf);
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\nsink");
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\nsink",
+            );
         }
     });
-    let app = Launch::probe().env("SPIN_VARIABLE_SINK_URL", &format!("http://127.0.0.1:{sink_port}")).start();
+    let app = Launch::probe()
+        .env(
+            "SPIN_VARIABLE_SINK_URL",
+            &format!("http://127.0.0.1:{sink_port}"),
+        )
+        .start();
     let denied = app.get("/probe/outbound?url=http%3A%2F%2Fexample.com%2F");
     assert_eq!(denied.status, 502);
-    assert!(denied.json()["error"].as_str().unwrap().contains("HttpRequestDenied"), "{}", denied.body);
+    assert!(
+        denied.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("HttpRequestDenied"),
+        "{}",
+        denied.body
+    );
     // A different port of an allowed host is still denied.
-    let other_port = app.get(&format!("/probe/outbound?url=http%3A%2F%2F127.0.0.1%3A{}%2F", sink_port + 1));
+    let other_port = app.get(&format!(
+        "/probe/outbound?url=http%3A%2F%2F127.0.0.1%3A{}%2F",
+        sink_port + 1
+    ));
     assert_eq!(other_port.status, 502);
     // The allowed host (from a variable template) is reached over real HTTP.
-    let allowed = app.get(&format!("/probe/outbound?url=http%3A%2F%2F127.0.0.1%3A{sink_port}%2Fhook"));
+    let allowed = app.get(&format!(
+        "/probe/outbound?url=http%3A%2F%2F127.0.0.1%3A{sink_port}%2Fhook"
+    ));
     assert_eq!(allowed.status, 200, "{}", allowed.body);
     assert_eq!(allowed.json()["body"], "sink");
     let (_, err) = app.output();
-    assert!(err.contains("denied: add it to allowed_outbound_hosts"), "{err}");
+    assert!(
+        err.contains("denied: add it to allowed_outbound_hosts"),
+        "{err}"
+    );
 }
 
 #[test]
 fn key_value_and_sqlite_survive_a_restart() {
     let app = Launch::probe().start();
-    assert_eq!(app.get("/probe/kv?key=greeting&value=chao").json()["value"], "chao");
-    assert_eq!(app.get("/probe/sql?add=first").json()["notes"], serde_json::json!(["first"]));
+    assert_eq!(
+        app.get("/probe/kv?key=greeting&value=chao").json()["value"],
+        "chao"
+    );
+    assert_eq!(
+        app.get("/probe/sql?add=first").json()["notes"],
+        serde_json::json!(["first"])
+    );
     let launch = app.kill();
     let app = launch.start();
     assert_eq!(app.get("/probe/kv?key=greeting").json()["value"], "chao");
-    assert_eq!(app.get("/probe/sql?add=second").json()["notes"], serde_json::json!(["first", "second"]));
+    assert_eq!(
+        app.get("/probe/sql?add=second").json()["notes"],
+        serde_json::json!(["first", "second"])
+    );
 }
 
 #[test]
@@ -115,17 +161,26 @@ fn variables_come_from_defaults_templates_and_the_environment() {
     assert_eq!(app.get("/probe/var/message").json()["value"], "xin chào!");
     assert_eq!(app.get("/probe/var/token").json()["value"], "s3cret");
     let undefined = app.get("/probe/var/greeting");
-    assert_eq!(undefined.status, 404, "only the component's own variables are visible");
+    assert_eq!(
+        undefined.status, 404,
+        "only the component's own variables are visible"
+    );
     assert_eq!(app.get("/probe/env").json()["probe_env"], "from-manifest");
     drop(app);
-    let app = Launch::probe().env("SPIN_VARIABLE_GREETING", "hello").start();
+    let app = Launch::probe()
+        .env("SPIN_VARIABLE_GREETING", "hello")
+        .start();
     assert_eq!(app.get("/probe/var/message").json()["value"], "hello!");
 }
 
 #[test]
 fn a_missing_required_variable_stops_start_up_with_its_name() {
     let launch = Launch::new(root().join("tests/fixtures/spin.toml"));
-    let out = launch.command().env_remove("SPIN_VARIABLE_SECRET_TOKEN").output().unwrap();
+    let out = launch
+        .command()
+        .env_remove("SPIN_VARIABLE_SECRET_TOKEN")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = std::fs::read_to_string(launch.state_dir.join("runner.err")).unwrap();
     assert!(err.contains("SPIN_VARIABLE_SECRET_TOKEN"), "{err}");
@@ -135,7 +190,11 @@ fn a_missing_required_variable_stops_start_up_with_its_name() {
 fn cron_trigger_ticks_every_second() {
     let app = Launch::probe().start();
     std::thread::sleep(Duration::from_millis(3300));
-    let ticks: u64 = app.get("/probe/kv?key=cron-ticks").json()["value"].as_str().unwrap_or("0").parse().unwrap();
+    let ticks: u64 = app.get("/probe/kv?key=cron-ticks").json()["value"]
+        .as_str()
+        .unwrap_or("0")
+        .parse()
+        .unwrap();
     assert!(ticks >= 2, "only {ticks} ticks in 3.3 s");
 }
 
@@ -169,7 +228,8 @@ fn component_output_is_prefixed_on_the_console_and_logged_to_files() {
     let (out, err) = app.output();
     assert!(out.contains("[probe] probe says hello on stdout"), "{out}");
     assert!(err.contains("[probe] probe says hello on stderr"), "{err}");
-    let logged = std::fs::read_to_string(app.launch.state_dir.join("logs/probe_stdout.txt")).unwrap();
+    let logged =
+        std::fs::read_to_string(app.launch.state_dir.join("logs/probe_stdout.txt")).unwrap();
     assert!(logged.contains("probe says hello on stdout\n"));
 }
 
@@ -187,24 +247,47 @@ fn check_names_the_file_and_key_of_a_broken_manifest() {
     let dir = temp_dir("badmanifest");
     let manifest = dir.join("spin.toml");
     let good = std::fs::read_to_string(root().join("spin.toml")).unwrap();
-    std::fs::write(&manifest, good.replace("key_value_stores", "key_value_storez")).unwrap();
+    std::fs::write(
+        &manifest,
+        good.replace("key_value_stores", "key_value_storez"),
+    )
+    .unwrap();
     let (ok, _, err) = careflow(&["check", "-f", manifest.to_str().unwrap()]);
     assert!(!ok);
     assert!(err.contains(manifest.to_str().unwrap()), "{err}");
     assert!(err.contains("component.admin.key_value_storez"), "{err}");
 
-    std::fs::write(&manifest, good.replace("component = \"web\"", "component = \"webz\"")).unwrap();
+    std::fs::write(
+        &manifest,
+        good.replace("component = \"web\"", "component = \"webz\""),
+    )
+    .unwrap();
     let (ok, _, err) = careflow(&["check", "-f", manifest.to_str().unwrap()]);
     assert!(!ok);
-    assert!(err.contains("trigger.http[2].component") && err.contains("webz"), "{err}");
+    assert!(
+        err.contains("trigger.http[2].component") && err.contains("webz"),
+        "{err}"
+    );
 
-    let (ok, out, _) = careflow(&["check", "-f", root().join("spin.toml").to_str().unwrap(), "--runtime-config-file", root().join("runtime-config.toml").to_str().unwrap()]);
+    let (ok, out, _) = careflow(&[
+        "check",
+        "-f",
+        root().join("spin.toml").to_str().unwrap(),
+        "--runtime-config-file",
+        root().join("runtime-config.toml").to_str().unwrap(),
+    ]);
     assert!(ok);
     assert!(out.contains("ok: application `careflow`"), "{out}");
 
     let config = dir.join("runtime-config.toml");
     std::fs::write(&config, "[key_value_store.default]\ntype = \"dynamo\"\n").unwrap();
-    let (ok, _, err) = careflow(&["check", "-f", root().join("spin.toml").to_str().unwrap(), "--runtime-config-file", config.to_str().unwrap()]);
+    let (ok, _, err) = careflow(&[
+        "check",
+        "-f",
+        root().join("spin.toml").to_str().unwrap(),
+        "--runtime-config-file",
+        config.to_str().unwrap(),
+    ]);
     assert!(!ok);
     assert!(err.contains("key_value_store.default.type"), "{err}");
 }
@@ -222,7 +305,10 @@ fn a_missing_wasm_file_says_to_run_build() {
     let out = launch.command().output().unwrap();
     assert!(!out.status.success());
     let err = std::fs::read_to_string(launch.state_dir.join("runner.err")).unwrap();
-    assert!(err.contains("missing.wasm") && err.contains("careflow build"), "{err}");
+    assert!(
+        err.contains("missing.wasm") && err.contains("careflow build"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -245,15 +331,36 @@ fn redis_backs_a_key_value_store_when_configured() {
     let port = careflow_e2e::free_port();
     let dir = temp_dir("redis");
     let mut redis = std::process::Command::new(server)
-        .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--dir", dir.to_str().unwrap()])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            dir.to_str().unwrap(),
+        ])
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let config = dir.join("runtime-config.toml");
-    std::fs::write(&config, format!("[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:{port}\"\n")).unwrap();
-    let app = Launch::probe().arg("--runtime-config-file").arg(config.to_string_lossy()).start();
-    assert_eq!(app.get("/probe/kv?key=city&value=hue").json()["value"], "hue");
+    std::fs::write(
+        &config,
+        format!(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:{port}\"\n"
+        ),
+    )
+    .unwrap();
+    let app = Launch::probe()
+        .arg("--runtime-config-file")
+        .arg(config.to_string_lossy())
+        .start();
+    assert_eq!(
+        app.get("/probe/kv?key=city&value=hue").json()["value"],
+        "hue"
+    );
     let launch = app.kill();
     let app = launch.start();
     assert_eq!(app.get("/probe/kv?key=city").json()["value"], "hue");
@@ -261,10 +368,15 @@ fn redis_backs_a_key_value_store_when_configured() {
     assert!(!app.launch.state_dir.join("sqlite_key_value.db").exists());
     drop(app);
     let _ = redis.kill();
+    let _ = redis.wait();
 }
 
 fn which(bin: &str) -> Result<std::path::PathBuf, ()> {
     std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(bin)).find(|p| p.exists()))
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join(bin))
+                .find(|p| p.exists())
+        })
         .ok_or(())
 }

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// The `careflow` binary next to this test executable (same profile), or
@@ -21,9 +24,16 @@ pub fn careflow_bin() -> PathBuf {
         return bin.into();
     }
     let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
     let bin = profile_dir.join("careflow");
-    assert!(bin.exists(), "{} is missing: run the README test command (it builds the runner first)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run the README test command (it builds the runner first)",
+        bin.display()
+    );
     bin
 }
 
@@ -31,8 +41,16 @@ pub fn careflow_bin() -> PathBuf {
 pub fn temp_dir(name: &str) -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
     let exe = std::env::current_exe().expect("test executable path");
-    let base = exe.parent().and_then(Path::parent).expect("target/<profile>").join("e2e");
-    let dir = base.join(format!("{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let base = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .join("e2e");
+    let dir = base.join(format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create temp dir");
     dir
@@ -41,11 +59,17 @@ pub fn temp_dir(name: &str) -> PathBuf {
 /// Shared compilation cache, so each test does not recompile components.
 fn cache_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    exe.parent().and_then(Path::parent).expect("target/<profile>").join("e2e-wasm-cache")
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .join("e2e-wasm-cache")
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// How to start the runner.
@@ -59,12 +83,19 @@ pub struct Launch {
 
 impl Launch {
     pub fn new(manifest: impl Into<PathBuf>) -> Self {
-        Self { manifest: manifest.into(), state_dir: temp_dir("state"), args: Vec::new(), env: Vec::new(), port: free_port() }
+        Self {
+            manifest: manifest.into(),
+            state_dir: temp_dir("state"),
+            args: Vec::new(),
+            env: Vec::new(),
+            port: free_port(),
+        }
     }
 
     /// The probe test app in tests/fixtures.
     pub fn probe() -> Self {
-        Self::new(root().join("tests/fixtures/spin.toml")).env("SPIN_VARIABLE_SECRET_TOKEN", "s3cret")
+        Self::new(root().join("tests/fixtures/spin.toml"))
+            .env("SPIN_VARIABLE_SECRET_TOKEN", "s3cret")
     }
 
     /// The careflow application itself, with a known admin token.
@@ -81,7 +112,11 @@ impl Launch {
     fn state_in_runtime_config_dir(mut self) -> Self {
         let config = self.state_dir.join("runtime-config.toml");
         std::fs::copy(root().join("runtime-config.toml"), &config).expect("copy runtime config");
-        let i = self.args.iter().position(|a| a == "--runtime-config-file").expect("flag set above");
+        let i = self
+            .args
+            .iter()
+            .position(|a| a == "--runtime-config-file")
+            .expect("flag set above");
         self.args[i + 1] = config.to_string_lossy().into_owned();
         self
     }
@@ -118,7 +153,11 @@ impl Launch {
     /// Starts the runner and waits until it accepts connections.
     pub fn start(self) -> Runner {
         let child = self.command().spawn().expect("spawn careflow");
-        let mut runner = Runner { child: Some(child), base: format!("http://127.0.0.1:{}", self.port), launch: self };
+        let mut runner = Runner {
+            child: Some(child),
+            base: format!("http://127.0.0.1:{}", self.port),
+            launch: self,
+        };
         runner.wait_ready();
         runner
     }
@@ -147,26 +186,42 @@ impl Answer {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Asserts the shared error shape and returns its code.
     pub fn error_code(&self) -> String {
         let v = self.json();
-        assert!(v["error"]["message"].is_string(), "no error message in {}", self.body);
-        v["error"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {}", self.body)).to_string()
+        assert!(
+            v["error"]["message"].is_string(),
+            "no error message in {}",
+            self.body
+        );
+        v["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error code in {}", self.body))
+            .to_string()
     }
 }
 
 impl Runner {
     fn wait_ready(&mut self) {
-        let addr: SocketAddr = format!("127.0.0.1:{}", self.launch.port).parse().expect("addr");
+        let addr: SocketAddr = format!("127.0.0.1:{}", self.launch.port)
+            .parse()
+            .expect("addr");
         let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline {
             if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
                 return;
             }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 let (out, err) = self.output();
                 panic!("careflow exited early ({status}):\n{out}\n{err}");
             }
@@ -177,12 +232,22 @@ impl Runner {
 
     /// What the runner printed so far: (stdout, stderr).
     pub fn output(&self) -> (String, String) {
-        let read = |name: &str| std::fs::read_to_string(self.launch.state_dir.join(name)).unwrap_or_default();
+        let read = |name: &str| {
+            std::fs::read_to_string(self.launch.state_dir.join(name)).unwrap_or_default()
+        };
         (read("runner.out"), read("runner.err"))
     }
 
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Answer {
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Answer {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(60))
+            .build();
         let mut req = agent.request(method, &format!("{}{}", self.base, path));
         for (k, v) in headers {
             req = req.set(k, v);
@@ -197,10 +262,20 @@ impl Runner {
             Err(e) => panic!("{method} {path}: {e}"),
         };
         let status = res.status();
-        let headers = res.headers_names().into_iter().filter_map(|n| res.header(&n).map(|v| (n.clone(), v.to_string()))).collect();
+        let headers = res
+            .headers_names()
+            .into_iter()
+            .filter_map(|n| res.header(&n).map(|v| (n.clone(), v.to_string())))
+            .collect();
         let mut bytes = Vec::new();
-        res.into_reader().read_to_end(&mut bytes).expect("read body");
-        Answer { status, body: String::from_utf8_lossy(&bytes).into_owned(), headers }
+        res.into_reader()
+            .read_to_end(&mut bytes)
+            .expect("read body");
+        Answer {
+            status,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            headers,
+        }
     }
 
     pub fn get(&self, path: &str) -> Answer {
@@ -210,7 +285,10 @@ impl Runner {
     /// Sends SIGTERM and waits for a graceful exit.
     pub fn stop(mut self) -> (ExitStatus, String) {
         let mut child = self.child.take().expect("running");
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
         let status = child.wait().expect("wait for careflow");
         let (_, err) = self.output();
         (status, err)
@@ -223,7 +301,16 @@ impl Runner {
             let _ = child.wait();
         }
         let port = free_port();
-        let mut launch = std::mem::replace(&mut self.launch, Launch { manifest: PathBuf::new(), state_dir: PathBuf::new(), args: vec![], env: vec![], port: 0 });
+        let mut launch = std::mem::replace(
+            &mut self.launch,
+            Launch {
+                manifest: PathBuf::new(),
+                state_dir: PathBuf::new(),
+                args: vec![],
+                env: vec![],
+                port: 0,
+            },
+        );
         launch.port = port;
         launch
     }
@@ -240,6 +327,13 @@ impl Drop for Runner {
 
 /// Runs `careflow <args>` to completion: (success, stdout, stderr).
 pub fn careflow(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(careflow_bin()).args(args).output().expect("run careflow");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(careflow_bin())
+        .args(args)
+        .output()
+        .expect("run careflow");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -34,7 +34,12 @@ fn handle(req: Request) -> Response {
 }
 
 fn segments(req: &Request) -> Vec<String> {
-    req.path().trim_start_matches("/api/v1").split('/').filter(|s| !s.is_empty()).map(str::to_string).collect()
+    req.path()
+        .trim_start_matches("/api/v1")
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
@@ -58,12 +63,18 @@ fn route(req: &Request) -> Result<Response, ApiError> {
     match (method, path.as_slice()) {
         (Method::Post, ["workspaces"]) => {
             if principal != Principal::PlatformAdmin {
-                return Err(ApiError::forbidden("creating a workspace needs the platform admin token"));
+                return Err(ApiError::forbidden(
+                    "creating a workspace needs the platform admin token",
+                ));
             }
             idempotent(&db, req, "platform", |db| {
                 let input = parse_json(header(req, "content-type"), req.body())?;
-                let (workspace, owner, api_key) = careflow_auth::create_workspace(db, &mut ctx, input)?;
-                Ok((201, serde_json::json!({ "workspace": workspace, "owner": owner, "api_key": api_key })))
+                let (workspace, owner, api_key) =
+                    careflow_auth::create_workspace(db, &mut ctx, input)?;
+                Ok((
+                    201,
+                    serde_json::json!({ "workspace": workspace, "owner": owner, "api_key": api_key }),
+                ))
             })
         }
         (Method::Get, ["workspaces", "current"]) => {
@@ -72,13 +83,22 @@ fn route(req: &Request) -> Result<Response, ApiError> {
         }
         (Method::Get, ["users"]) => {
             let (workspace, _) = principal.workspace()?;
-            ok(200, serde_json::json!({ "data": careflow_auth::list_users(&db, workspace)? }))
+            ok(
+                200,
+                serde_json::json!({ "data": careflow_auth::list_users(&db, workspace)? }),
+            )
         }
         (Method::Post, ["users"]) => {
             let workspace = principal.require_manager()?.to_string();
             idempotent(&db, req, &workspace, |db| {
                 let input = parse_json(header(req, "content-type"), req.body())?;
-                Ok((201, serde_json::to_value(careflow_auth::create_user(db, &mut ctx, &workspace, input)?).unwrap_or_default()))
+                Ok((
+                    201,
+                    serde_json::to_value(careflow_auth::create_user(
+                        db, &mut ctx, &workspace, input,
+                    )?)
+                    .unwrap_or_default(),
+                ))
             })
         }
         (Method::Get, ["users", id]) => {
@@ -87,24 +107,49 @@ fn route(req: &Request) -> Result<Response, ApiError> {
         }
         (Method::Get, ["api-keys"]) => {
             let workspace = principal.require_manager()?;
-            ok(200, serde_json::json!({ "data": careflow_auth::list_api_keys(&db, workspace)? }))
+            ok(
+                200,
+                serde_json::json!({ "data": careflow_auth::list_api_keys(&db, workspace)? }),
+            )
         }
         (Method::Post, ["api-keys"]) => {
             let workspace = principal.require_manager()?.to_string();
             let (_, role) = principal.workspace()?;
             idempotent(&db, req, &workspace, |db| {
                 let input = parse_json(header(req, "content-type"), req.body())?;
-                Ok((201, serde_json::to_value(careflow_auth::create_api_key(db, &mut ctx, &workspace, role, input)?).unwrap_or_default()))
+                Ok((
+                    201,
+                    serde_json::to_value(careflow_auth::create_api_key(
+                        db, &mut ctx, &workspace, role, input,
+                    )?)
+                    .unwrap_or_default(),
+                ))
             })
         }
         (Method::Delete, ["api-keys", id]) => {
             let workspace = principal.require_manager()?;
-            ok(200, careflow_auth::revoke_api_key(&db, &ctx, workspace, id)?)
+            ok(
+                200,
+                careflow_auth::revoke_api_key(&db, &ctx, workspace, id)?,
+            )
         }
-        (_, ["workspaces"] | ["workspaces", "current"] | ["users"] | ["users", _] | ["api-keys"] | ["api-keys", _]) => {
-            Err(ApiError::method_not_allowed(format!("{method} is not supported on {}", req.path())))
-        }
-        _ => Err(ApiError::not_found(format!("no endpoint {} {}", method, req.path()))),
+        (
+            _,
+            ["workspaces"]
+            | ["workspaces", "current"]
+            | ["users"]
+            | ["users", _]
+            | ["api-keys"]
+            | ["api-keys", _],
+        ) => Err(ApiError::method_not_allowed(format!(
+            "{method} is not supported on {}",
+            req.path()
+        ))),
+        _ => Err(ApiError::not_found(format!(
+            "no endpoint {} {}",
+            method,
+            req.path()
+        ))),
     }
 }
 
@@ -126,7 +171,10 @@ fn idempotent(
         return ok(status, value);
     };
     if key.is_empty() || key.len() > 255 {
-        return Err(ApiError::bad_request("Idempotency-Key must be 1 to 255 characters").with_field("Idempotency-Key"));
+        return Err(
+            ApiError::bad_request("Idempotency-Key must be 1 to 255 characters")
+                .with_field("Idempotency-Key"),
+        );
     }
     let mut hasher = Sha256::new();
     hasher.update(req.method().to_string().as_bytes());
@@ -135,10 +183,21 @@ fn idempotent(
     let hash = hex::encode(hasher.finalize());
     db.transaction(|db| match idempotency::replay(db, scope, key, &hash)? {
         Replay::Answer { status, body } => Ok(json_response(status, body)),
-        Replay::Mismatch => Err(ApiError::validation("Idempotency-Key", "this Idempotency-Key was used for a different request")),
+        Replay::Mismatch => Err(ApiError::validation(
+            "Idempotency-Key",
+            "this Idempotency-Key was used for a different request",
+        )),
         Replay::New => {
             let (status, value) = work(db)?;
-            idempotency::remember(db, scope, key, &hash, status, &without_secrets(value.clone()).to_string(), &HostContext.now())?;
+            idempotency::remember(
+                db,
+                scope,
+                key,
+                &hash,
+                status,
+                &without_secrets(value.clone()).to_string(),
+                &HostContext.now(),
+            )?;
             Ok(json_response(status, value.to_string()))
         }
     })
@@ -159,14 +218,19 @@ fn without_secrets(mut value: serde_json::Value) -> serde_json::Value {
 /// Health: the app's version, whether the store answers and its schema
 /// version, and the cron trigger's last tick.
 fn health() -> Response {
-    let version = spin_sdk::variables::get("app_version").unwrap_or_else(|_| env!("CARGO_PKG_VERSION").to_string());
+    let version = spin_sdk::variables::get("app_version")
+        .unwrap_or_else(|_| env!("CARGO_PKG_VERSION").to_string());
     let store = match SpinDb::open_default().and_then(|db| careflow_store::schema_version(&db)) {
         Ok(v) => serde_json::json!({ "status": "ok", "schema_version": v }),
         Err(e) => serde_json::json!({ "status": "error", "message": e.to_string() }),
     };
     let cron = spin_sdk::key_value::Store::open_default()
         .ok()
-        .and_then(|kv| kv.get_json::<serde_json::Value>("cron:last_tick").ok().flatten())
+        .and_then(|kv| {
+            kv.get_json::<serde_json::Value>("cron:last_tick")
+                .ok()
+                .flatten()
+        })
         .unwrap_or(serde_json::Value::Null);
     let healthy = store["status"] == "ok";
     let body = serde_json::json!({

@@ -12,7 +12,6 @@ spin_sdk::wit_bindgen::generate!({
     generate_all,
 });
 
-
 struct Tick;
 
 impl Guest for Tick {

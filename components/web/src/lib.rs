@@ -12,24 +12,35 @@ fn handle(req: Request) -> Response {
     let head = match req.method() {
         Method::Get => false,
         Method::Head => true,
-        _ => return ApiError::method_not_allowed("static files answer GET and HEAD").into_response(),
+        _ => {
+            return ApiError::method_not_allowed("static files answer GET and HEAD")
+                .into_response();
+        }
     };
-    let path_info = req.header("spin-path-info").and_then(|h| h.as_str()).unwrap_or(req.path()).to_string();
+    let path_info = req
+        .header("spin-path-info")
+        .and_then(|h| h.as_str())
+        .unwrap_or(req.path())
+        .to_string();
     let missing = || ApiError::not_found(format!("no file {path_info}")).into_response();
     let Lookup::File { path, fallback } = lookup(&path_info) else {
         return missing();
     };
     let (path, contents) = match std::fs::read(format!("/{path}")) {
         Ok(c) => (path, c),
-        Err(_) => match fallback.and_then(|f| std::fs::read(format!("/{f}")).ok().map(|c| (f, c))) {
-            Some(found) => found,
-            None => return missing(),
-        },
+        Err(_) => {
+            match fallback.and_then(|f| std::fs::read(format!("/{f}")).ok().map(|c| (f, c))) {
+                Some(found) => found,
+                None => return missing(),
+            }
+        }
     };
     let tag = etag(&contents);
     let if_none_match = req.header("if-none-match").and_then(|h| h.as_str());
     let mut builder = Response::builder();
-    builder.header("etag", tag.as_str()).header("cache-control", cache_control(&path));
+    builder
+        .header("etag", tag.as_str())
+        .header("cache-control", cache_control(&path));
     if not_modified(if_none_match, &tag) {
         return builder.status(304).build();
     }

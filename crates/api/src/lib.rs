@@ -16,7 +16,12 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -104,18 +109,28 @@ pub const MAX_JSON_BODY: usize = 1024 * 1024;
 
 /// Parses a JSON request body into `T`: 413 when too large, 400 when it is
 /// not JSON, 422 naming the field when it does not fit `T`.
-pub fn parse_json<T: DeserializeOwned>(content_type: Option<&str>, body: &[u8]) -> Result<T, ApiError> {
+pub fn parse_json<T: DeserializeOwned>(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<T, ApiError> {
     if body.len() > MAX_JSON_BODY {
-        return Err(ApiError::payload_too_large(format!("the body is larger than {MAX_JSON_BODY} bytes")));
+        return Err(ApiError::payload_too_large(format!(
+            "the body is larger than {MAX_JSON_BODY} bytes"
+        )));
     }
-    if let Some(ct) = content_type {
-        if !ct.trim().to_ascii_lowercase().starts_with("application/json") {
-            return Err(ApiError::unsupported_media_type(format!("send `Content-Type: application/json`, not {ct:?}")));
-        }
+    if let Some(ct) = content_type
+        && !ct
+            .trim()
+            .to_ascii_lowercase()
+            .starts_with("application/json")
+    {
+        return Err(ApiError::unsupported_media_type(format!(
+            "send `Content-Type: application/json`, not {ct:?}"
+        )));
     }
     let text = if body.is_empty() { &b"{}"[..] } else { body };
-    let value: serde_json::Value =
-        serde_json::from_slice(text).map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
+    let value: serde_json::Value = serde_json::from_slice(text)
+        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
     serde_path_to_error::deserialize(value).map_err(|e| {
         let field = e.path().to_string();
         let message = e.inner().to_string();
@@ -150,7 +165,11 @@ mod tests {
         assert_eq!(v["error"]["code"], "validation_failed");
         assert_eq!(v["error"]["field"], "email");
         assert_eq!(v["error"]["message"], "must contain @");
-        assert!(ApiError::not_found("x").body().contains("\"code\":\"not_found\""));
+        assert!(
+            ApiError::not_found("x")
+                .body()
+                .contains("\"code\":\"not_found\"")
+        );
     }
 
     #[test]
@@ -163,8 +182,16 @@ mod tests {
 
     #[test]
     fn rejects_non_json_and_oversized_bodies() {
-        assert_eq!(parse_json::<NewUser>(None, b"{nope").unwrap_err().status, 400);
-        assert_eq!(parse_json::<NewUser>(Some("text/plain"), b"{}").unwrap_err().status, 415);
+        assert_eq!(
+            parse_json::<NewUser>(None, b"{nope").unwrap_err().status,
+            400
+        );
+        assert_eq!(
+            parse_json::<NewUser>(Some("text/plain"), b"{}")
+                .unwrap_err()
+                .status,
+            415
+        );
         let big = vec![b' '; MAX_JSON_BODY + 1];
         assert_eq!(parse_json::<NewUser>(None, &big).unwrap_err().status, 413);
     }

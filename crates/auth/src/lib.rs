@@ -15,8 +15,9 @@ pub use keys::{KEY_PREFIX, hash_key, new_api_key};
 pub use principal::{Principal, authenticate, bearer};
 pub use role::Role;
 pub use tenancy::{
-    ApiKeyView, NewApiKey, NewUser, NewWorkspace, UserView, WorkspaceView, create_api_key, create_user,
-    create_workspace, get_user, get_workspace, list_api_keys, list_users, revoke_api_key,
+    ApiKeyView, NewApiKey, NewUser, NewWorkspace, UserView, WorkspaceView, create_api_key,
+    create_user, create_workspace, get_user, get_workspace, list_api_keys, list_users,
+    revoke_api_key,
 };
 
 /// What tenancy operations need from their caller: the time and fresh

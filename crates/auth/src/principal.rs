@@ -11,15 +11,23 @@ pub enum Principal {
     /// Holder of the `admin_token` variable: may create workspaces.
     PlatformAdmin,
     /// A workspace API key.
-    Key { workspace_id: String, key_id: String, role: Role },
+    Key {
+        workspace_id: String,
+        key_id: String,
+        role: Role,
+    },
 }
 
 impl Principal {
     /// The workspace this caller acts in; the platform admin has none.
     pub fn workspace(&self) -> Result<(&str, Role), ApiError> {
         match self {
-            Self::Key { workspace_id, role, .. } => Ok((workspace_id, *role)),
-            Self::PlatformAdmin => Err(ApiError::forbidden("the admin token manages workspaces; use a workspace API key here")),
+            Self::Key {
+                workspace_id, role, ..
+            } => Ok((workspace_id, *role)),
+            Self::PlatformAdmin => Err(ApiError::forbidden(
+                "the admin token manages workspaces; use a workspace API key here",
+            )),
         }
     }
 
@@ -27,7 +35,10 @@ impl Principal {
     pub fn require_manager(&self) -> Result<&str, ApiError> {
         let (workspace, role) = self.workspace()?;
         if !role.can_manage_members() {
-            return Err(ApiError::forbidden(format!("a key with role `{}` cannot do this; it needs `admin` or `owner`", role.as_str())));
+            return Err(ApiError::forbidden(format!(
+                "a key with role `{}` cannot do this; it needs `admin` or `owner`",
+                role.as_str()
+            )));
         }
         Ok(workspace)
     }
@@ -42,27 +53,41 @@ pub fn bearer(header: Option<&str>) -> Option<&str> {
 
 /// Constant-time comparison, so the admin token cannot be guessed by timing.
 fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// Resolves the caller from the `Authorization` header: 401 when missing,
 /// malformed, unknown or revoked.
-pub fn authenticate(db: &impl Db, authorization: Option<&str>, admin_token: Option<&str>) -> Result<Principal, ApiError> {
-    let token = bearer(authorization).ok_or_else(|| ApiError::unauthorized("send `Authorization: Bearer <api key>`"))?;
-    if let Some(admin) = admin_token.filter(|t| !t.is_empty()) {
-        if same_secret(token, admin) {
-            return Ok(Principal::PlatformAdmin);
-        }
+pub fn authenticate(
+    db: &impl Db,
+    authorization: Option<&str>,
+    admin_token: Option<&str>,
+) -> Result<Principal, ApiError> {
+    let token = bearer(authorization)
+        .ok_or_else(|| ApiError::unauthorized("send `Authorization: Bearer <api key>`"))?;
+    if let Some(admin) = admin_token.filter(|t| !t.is_empty())
+        && same_secret(token, admin)
+    {
+        return Ok(Principal::PlatformAdmin);
     }
     let rows = db.execute(
         "SELECT id, workspace_id, role FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
         &[SqlValue::Text(hash_key(token))],
     )?;
-    let row = rows.first().ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked"))?;
+    let row = rows
+        .first()
+        .ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked"))?;
     Ok(Principal::Key {
         workspace_id: row.text("workspace_id").unwrap_or_default(),
         key_id: row.text("id").unwrap_or_default(),
-        role: row.text("role").and_then(|r| Role::parse(&r)).unwrap_or(Role::Agent),
+        role: row
+            .text("role")
+            .and_then(|r| Role::parse(&r))
+            .unwrap_or(Role::Agent),
     })
 }
 

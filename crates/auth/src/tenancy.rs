@@ -70,7 +70,12 @@ fn text(row: &Row<'_>, column: &str) -> String {
 }
 
 fn workspace_of(row: &Row<'_>) -> WorkspaceView {
-    WorkspaceView { id: text(row, "id"), name: text(row, "name"), timezone: text(row, "timezone"), created_at: text(row, "created_at") }
+    WorkspaceView {
+        id: text(row, "id"),
+        name: text(row, "name"),
+        timezone: text(row, "timezone"),
+        created_at: text(row, "created_at"),
+    }
 }
 
 fn user_of(row: &Row<'_>) -> UserView {
@@ -100,22 +105,33 @@ fn key_of(row: &Row<'_>) -> ApiKeyView {
 fn required(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
     let value = value.trim();
     if value.is_empty() {
-        return Err(ApiError::validation(field, format!("`{field}` must not be empty")));
+        return Err(ApiError::validation(
+            field,
+            format!("`{field}` must not be empty"),
+        ));
     }
     if value.chars().count() > max {
-        return Err(ApiError::validation(field, format!("`{field}` is longer than {max} characters")));
+        return Err(ApiError::validation(
+            field,
+            format!("`{field}` is longer than {max} characters"),
+        ));
     }
     Ok(value.to_string())
 }
 
 fn email(field: &str, value: &str) -> Result<String, ApiError> {
     let value = required(field, value, 254)?.to_lowercase();
-    let valid = value
-        .split_once('@')
-        .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
-        && !value.contains(char::is_whitespace);
+    let valid = value.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+    }) && !value.contains(char::is_whitespace);
     if !valid {
-        return Err(ApiError::validation(field, format!("{value:?} is not an email address")));
+        return Err(ApiError::validation(
+            field,
+            format!("{value:?} is not an email address"),
+        ));
     }
     Ok(value)
 }
@@ -125,14 +141,28 @@ fn timezone(value: Option<&str>) -> Result<String, ApiError> {
     // IANA names are Area/Location (or UTC); the zone itself is checked
     // where times are evaluated (chrono-tz), this catches obvious typos.
     let valid = tz == "UTC"
-        || (tz.contains('/') && tz.chars().all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c)) && !tz.starts_with('/') && !tz.ends_with('/'));
+        || (tz.contains('/')
+            && tz
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c))
+            && !tz.starts_with('/')
+            && !tz.ends_with('/'));
     if !valid {
-        return Err(ApiError::validation("timezone", format!("{tz:?} is not an IANA time zone such as \"Asia/Ho_Chi_Minh\"")));
+        return Err(ApiError::validation(
+            "timezone",
+            format!("{tz:?} is not an IANA time zone such as \"Asia/Ho_Chi_Minh\""),
+        ));
     }
     Ok(tz.to_string())
 }
 
-fn insert_key(db: &impl Db, ctx: &mut impl Context, workspace_id: &str, name: &str, role: Role) -> Result<ApiKeyView, ApiError> {
+fn insert_key(
+    db: &impl Db,
+    ctx: &mut impl Context,
+    workspace_id: &str,
+    name: &str,
+    role: Role,
+) -> Result<ApiKeyView, ApiError> {
     let (plaintext, prefix) = new_api_key(&ctx.secret());
     let id = ctx.new_id();
     let now = ctx.now();
@@ -154,16 +184,30 @@ fn insert_key(db: &impl Db, ctx: &mut impl Context, workspace_id: &str, name: &s
 
 /// Creates a workspace with its owner and the owner's first API key, all or
 /// nothing.
-pub fn create_workspace(db: &impl Db, ctx: &mut impl Context, input: NewWorkspace) -> Result<(WorkspaceView, UserView, ApiKeyView), ApiError> {
+pub fn create_workspace(
+    db: &impl Db,
+    ctx: &mut impl Context,
+    input: NewWorkspace,
+) -> Result<(WorkspaceView, UserView, ApiKeyView), ApiError> {
     let name = required("name", &input.name, 200)?;
     let tz = timezone(input.timezone.as_deref())?;
     let owner_email = email("owner_email", &input.owner_email)?;
     let owner_name = required("owner_name", &input.owner_name, 200)?;
     db.transaction(|db| {
-        let workspace = WorkspaceView { id: ctx.new_id(), name, timezone: tz, created_at: ctx.now() };
+        let workspace = WorkspaceView {
+            id: ctx.new_id(),
+            name,
+            timezone: tz,
+            created_at: ctx.now(),
+        };
         db.execute(
             "INSERT INTO workspaces (id, name, timezone, created_at) VALUES (?, ?, ?, ?)",
-            &[workspace.id.as_str().into(), workspace.name.as_str().into(), workspace.timezone.as_str().into(), workspace.created_at.as_str().into()],
+            &[
+                workspace.id.as_str().into(),
+                workspace.name.as_str().into(),
+                workspace.timezone.as_str().into(),
+                workspace.created_at.as_str().into(),
+            ],
         )?;
         let owner = insert_user(db, ctx, &workspace.id, owner_email, owner_name, Role::Owner)?;
         let key = insert_key(db, ctx, &workspace.id, "owner key", Role::Owner)?;
@@ -172,16 +216,41 @@ pub fn create_workspace(db: &impl Db, ctx: &mut impl Context, input: NewWorkspac
 }
 
 pub fn get_workspace(db: &impl Db, workspace_id: &str) -> Result<WorkspaceView, ApiError> {
-    let rows = db.execute("SELECT id, name, timezone, created_at FROM workspaces WHERE id = ?", &[workspace_id.into()])?;
-    rows.first().map(|r| workspace_of(&r)).ok_or_else(|| ApiError::not_found("no such workspace"))
+    let rows = db.execute(
+        "SELECT id, name, timezone, created_at FROM workspaces WHERE id = ?",
+        &[workspace_id.into()],
+    )?;
+    rows.first()
+        .map(|r| workspace_of(&r))
+        .ok_or_else(|| ApiError::not_found("no such workspace"))
 }
 
-fn insert_user(db: &impl Db, ctx: &mut impl Context, workspace_id: &str, email: String, name: String, role: Role) -> Result<UserView, ApiError> {
-    let taken = db.execute("SELECT 1 AS x FROM users WHERE workspace_id = ? AND email = ?", &[workspace_id.into(), email.as_str().into()])?;
+fn insert_user(
+    db: &impl Db,
+    ctx: &mut impl Context,
+    workspace_id: &str,
+    email: String,
+    name: String,
+    role: Role,
+) -> Result<UserView, ApiError> {
+    let taken = db.execute(
+        "SELECT 1 AS x FROM users WHERE workspace_id = ? AND email = ?",
+        &[workspace_id.into(), email.as_str().into()],
+    )?;
     if taken.first().is_some() {
-        return Err(ApiError::conflict(format!("a member with email {email} already exists")).with_field("email"));
+        return Err(
+            ApiError::conflict(format!("a member with email {email} already exists"))
+                .with_field("email"),
+        );
     }
-    let user = UserView { id: ctx.new_id(), workspace_id: workspace_id.to_string(), email, name, role: role.as_str().to_string(), created_at: ctx.now() };
+    let user = UserView {
+        id: ctx.new_id(),
+        workspace_id: workspace_id.to_string(),
+        email,
+        name,
+        role: role.as_str().to_string(),
+        created_at: ctx.now(),
+    };
     db.execute(
         "INSERT INTO users (id, workspace_id, email, name, role, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         &[user.id.as_str().into(), workspace_id.into(), user.email.as_str().into(), user.name.as_str().into(), user.role.as_str().into(), user.created_at.as_str().into()],
@@ -189,11 +258,19 @@ fn insert_user(db: &impl Db, ctx: &mut impl Context, workspace_id: &str, email: 
     Ok(user)
 }
 
-pub fn create_user(db: &impl Db, ctx: &mut impl Context, workspace_id: &str, input: NewUser) -> Result<UserView, ApiError> {
+pub fn create_user(
+    db: &impl Db,
+    ctx: &mut impl Context,
+    workspace_id: &str,
+    input: NewUser,
+) -> Result<UserView, ApiError> {
     let email = email("email", &input.email)?;
     let name = required("name", &input.name, 200)?;
     if input.role == Role::Owner {
-        return Err(ApiError::validation("role", "a workspace has one owner, set when it is created"));
+        return Err(ApiError::validation(
+            "role",
+            "a workspace has one owner, set when it is created",
+        ));
     }
     insert_user(db, ctx, workspace_id, email, name, input.role)
 }
@@ -211,14 +288,27 @@ pub fn get_user(db: &impl Db, workspace_id: &str, user_id: &str) -> Result<UserV
         "SELECT id, workspace_id, email, name, role, created_at FROM users WHERE workspace_id = ? AND id = ?",
         &[workspace_id.into(), user_id.into()],
     )?;
-    rows.first().map(|r| user_of(&r)).ok_or_else(|| ApiError::not_found(format!("no user {user_id}")))
+    rows.first()
+        .map(|r| user_of(&r))
+        .ok_or_else(|| ApiError::not_found(format!("no user {user_id}")))
 }
 
-pub fn create_api_key(db: &impl Db, ctx: &mut impl Context, workspace_id: &str, caller: Role, input: NewApiKey) -> Result<ApiKeyView, ApiError> {
+pub fn create_api_key(
+    db: &impl Db,
+    ctx: &mut impl Context,
+    workspace_id: &str,
+    caller: Role,
+    input: NewApiKey,
+) -> Result<ApiKeyView, ApiError> {
     let name = required("name", &input.name, 200)?;
     let role = input.role.unwrap_or(Role::Admin);
     if role > caller {
-        return Err(ApiError::forbidden(format!("a `{}` key cannot create a `{}` key", caller.as_str(), role.as_str())).with_field("role"));
+        return Err(ApiError::forbidden(format!(
+            "a `{}` key cannot create a `{}` key",
+            caller.as_str(),
+            role.as_str()
+        ))
+        .with_field("role"));
     }
     insert_key(db, ctx, workspace_id, &name, role)
 }
@@ -232,7 +322,12 @@ pub fn list_api_keys(db: &impl Db, workspace_id: &str) -> Result<Vec<ApiKeyView>
 }
 
 /// Revokes a key; revoking it again changes nothing and answers the same.
-pub fn revoke_api_key(db: &impl Db, ctx: &impl Context, workspace_id: &str, key_id: &str) -> Result<ApiKeyView, ApiError> {
+pub fn revoke_api_key(
+    db: &impl Db,
+    ctx: &impl Context,
+    workspace_id: &str,
+    key_id: &str,
+) -> Result<ApiKeyView, ApiError> {
     db.execute(
         "UPDATE api_keys SET revoked_at = ? WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL",
         &[ctx.now().into(), workspace_id.into(), key_id.into()],
@@ -241,7 +336,9 @@ pub fn revoke_api_key(db: &impl Db, ctx: &impl Context, workspace_id: &str, key_
         "SELECT id, workspace_id, name, prefix, role, created_at, revoked_at FROM api_keys WHERE workspace_id = ? AND id = ?",
         &[workspace_id.into(), SqlValue::from(key_id)],
     )?;
-    rows.first().map(|r| key_of(&r)).ok_or_else(|| ApiError::not_found(format!("no API key {key_id}")))
+    rows.first()
+        .map(|r| key_of(&r))
+        .ok_or_else(|| ApiError::not_found(format!("no API key {key_id}")))
 }
 
 #[cfg(test)]
@@ -275,7 +372,12 @@ mod tests {
         let (w, _, k) = create_workspace(
             db,
             ctx,
-            NewWorkspace { name: name.into(), timezone: None, owner_email: format!("owner@{name}.vn"), owner_name: "Chủ".into() },
+            NewWorkspace {
+                name: name.into(),
+                timezone: None,
+                owner_email: format!("owner@{name}.vn"),
+                owner_name: "Chủ".into(),
+            },
         )
         .unwrap();
         (w, k)
@@ -288,10 +390,22 @@ mod tests {
         assert_eq!(w.timezone, "Asia/Ho_Chi_Minh");
         let plaintext = key.key.clone().unwrap();
         let p = authenticate(&db, Some(&format!("Bearer {plaintext}")), None).unwrap();
-        assert_eq!(p, Principal::Key { workspace_id: w.id.clone(), key_id: key.id.clone(), role: Role::Owner });
+        assert_eq!(
+            p,
+            Principal::Key {
+                workspace_id: w.id.clone(),
+                key_id: key.id.clone(),
+                role: Role::Owner
+            }
+        );
         let stored = db.execute("SELECT key_hash FROM api_keys", &[]).unwrap();
         assert_ne!(stored.first().unwrap().text("key_hash").unwrap(), plaintext);
-        assert!(list_api_keys(&db, &w.id).unwrap().iter().all(|k| k.key.is_none()));
+        assert!(
+            list_api_keys(&db, &w.id)
+                .unwrap()
+                .iter()
+                .all(|k| k.key.is_none())
+        );
     }
 
     #[test]
@@ -303,7 +417,12 @@ mod tests {
         assert!(again.revoked_at.is_some());
         let e = authenticate(&db, Some(&format!("Bearer {}", key.key.unwrap())), None).unwrap_err();
         assert_eq!(e.status, 401);
-        assert_eq!(authenticate(&db, Some("Bearer cf_nope"), None).unwrap_err().status, 401);
+        assert_eq!(
+            authenticate(&db, Some("Bearer cf_nope"), None)
+                .unwrap_err()
+                .status,
+            401
+        );
         assert_eq!(authenticate(&db, None, None).unwrap_err().status, 401);
     }
 
@@ -312,23 +431,65 @@ mod tests {
         let (db, mut ctx) = setup();
         let (a, _) = workspace(&db, &mut ctx, "alpha");
         let (b, _) = workspace(&db, &mut ctx, "beta");
-        let user = create_user(&db, &mut ctx, &a.id, NewUser { email: "Lan@Alpha.vn".into(), name: "Lan".into(), role: Role::Agent }).unwrap();
+        let user = create_user(
+            &db,
+            &mut ctx,
+            &a.id,
+            NewUser {
+                email: "Lan@Alpha.vn".into(),
+                name: "Lan".into(),
+                role: Role::Agent,
+            },
+        )
+        .unwrap();
         assert_eq!(user.email, "lan@alpha.vn");
         assert_eq!(get_user(&db, &b.id, &user.id).unwrap_err().status, 404);
-        assert!(list_users(&db, &b.id).unwrap().iter().all(|u| u.workspace_id == b.id));
+        assert!(
+            list_users(&db, &b.id)
+                .unwrap()
+                .iter()
+                .all(|u| u.workspace_id == b.id)
+        );
         let a_key = list_api_keys(&db, &a.id).unwrap().remove(0);
-        assert_eq!(revoke_api_key(&db, &ctx, &b.id, &a_key.id).unwrap_err().status, 404);
+        assert_eq!(
+            revoke_api_key(&db, &ctx, &b.id, &a_key.id)
+                .unwrap_err()
+                .status,
+            404
+        );
         assert!(list_api_keys(&db, &a.id).unwrap()[0].revoked_at.is_none());
     }
 
     #[test]
     fn validation_names_the_field_and_writes_nothing() {
         let (db, mut ctx) = setup();
-        let e = create_workspace(&db, &mut ctx, NewWorkspace { name: "x".into(), timezone: Some("Mars".into()), owner_email: "a@b.vn".into(), owner_name: "A".into() }).unwrap_err();
+        let e = create_workspace(
+            &db,
+            &mut ctx,
+            NewWorkspace {
+                name: "x".into(),
+                timezone: Some("Mars".into()),
+                owner_email: "a@b.vn".into(),
+                owner_name: "A".into(),
+            },
+        )
+        .unwrap_err();
         assert_eq!((e.status, e.field.as_deref()), (422, Some("timezone")));
-        let e = create_workspace(&db, &mut ctx, NewWorkspace { name: "x".into(), timezone: None, owner_email: "nope".into(), owner_name: "A".into() }).unwrap_err();
+        let e = create_workspace(
+            &db,
+            &mut ctx,
+            NewWorkspace {
+                name: "x".into(),
+                timezone: None,
+                owner_email: "nope".into(),
+                owner_name: "A".into(),
+            },
+        )
+        .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("owner_email"));
-        let n = db.execute("SELECT count(*) AS n FROM workspaces", &[]).unwrap();
+        let n = db
+            .execute("SELECT count(*) AS n FROM workspaces", &[])
+            .unwrap();
         assert_eq!(n.first().unwrap().int("n"), Some(0));
     }
 
@@ -336,17 +497,50 @@ mod tests {
     fn duplicate_member_is_409_and_agents_cannot_mint_admin_keys() {
         let (db, mut ctx) = setup();
         let (w, _) = workspace(&db, &mut ctx, "alpha");
-        let dup = create_user(&db, &mut ctx, &w.id, NewUser { email: "owner@alpha.vn".into(), name: "X".into(), role: Role::Agent }).unwrap_err();
+        let dup = create_user(
+            &db,
+            &mut ctx,
+            &w.id,
+            NewUser {
+                email: "owner@alpha.vn".into(),
+                name: "X".into(),
+                role: Role::Agent,
+            },
+        )
+        .unwrap_err();
         assert_eq!(dup.status, 409);
-        let e = create_api_key(&db, &mut ctx, &w.id, Role::Agent, NewApiKey { name: "k".into(), role: Some(Role::Admin) }).unwrap_err();
+        let e = create_api_key(
+            &db,
+            &mut ctx,
+            &w.id,
+            Role::Agent,
+            NewApiKey {
+                name: "k".into(),
+                role: Some(Role::Admin),
+            },
+        )
+        .unwrap_err();
         assert_eq!(e.status, 403);
     }
 
     #[test]
     fn admin_token_is_the_platform_admin() {
         let (db, _) = setup();
-        assert_eq!(authenticate(&db, Some("Bearer root-token"), Some("root-token")).unwrap(), Principal::PlatformAdmin);
-        assert_eq!(authenticate(&db, Some("Bearer root-tokex"), Some("root-token")).unwrap_err().status, 401);
-        assert_eq!(authenticate(&db, Some("Bearer "), Some("")).unwrap_err().status, 401);
+        assert_eq!(
+            authenticate(&db, Some("Bearer root-token"), Some("root-token")).unwrap(),
+            Principal::PlatformAdmin
+        );
+        assert_eq!(
+            authenticate(&db, Some("Bearer root-tokex"), Some("root-token"))
+                .unwrap_err()
+                .status,
+            401
+        );
+        assert_eq!(
+            authenticate(&db, Some("Bearer "), Some(""))
+                .unwrap_err()
+                .status,
+            401
+        );
     }
 }

@@ -100,7 +100,9 @@ impl Component {
             .iter()
             .map(|text| {
                 let template = Template::parse(text).map_err(OutboundError::Invalid)?;
-                let rendered = template.render(&mut resolve).map_err(OutboundError::Variable)?;
+                let rendered = template
+                    .render(&mut resolve)
+                    .map_err(OutboundError::Variable)?;
                 OutboundRule::parse(&rendered).map_err(OutboundError::Invalid)
             })
             .collect()
@@ -291,10 +293,16 @@ pub fn parse_manifest(file: &Path, text: &str) -> Result<Manifest, ManifestError
         }
         match (&var.default, var.required) {
             (Some(_), true) => {
-                return Err(bad(key, "a variable is either `required` or has a `default`, not both".into()));
+                return Err(bad(
+                    key,
+                    "a variable is either `required` or has a `default`, not both".into(),
+                ));
             }
             (None, false) => {
-                return Err(bad(key, "give the variable a `default` or mark it `required = true`".into()));
+                return Err(bad(
+                    key,
+                    "give the variable a `default` or mark it `required = true`".into(),
+                ));
             }
             _ => {}
         }
@@ -319,16 +327,28 @@ pub fn parse_manifest(file: &Path, text: &str) -> Result<Manifest, ManifestError
                 return Err(bad(var_key, "variable names are lowercase letters, digits and single underscores, starting with a letter".into()));
             }
             let template = Template::parse(&text).map_err(|m| bad(var_key.clone(), m))?;
-            if let Some(missing) = template.variables().find(|v| !raw.variables.contains_key(*v)) {
-                return Err(bad(var_key, format!("refers to `{missing}`, which is not in the application's [variables]")));
+            if let Some(missing) = template
+                .variables()
+                .find(|v| !raw.variables.contains_key(*v))
+            {
+                return Err(bad(
+                    var_key,
+                    format!("refers to `{missing}`, which is not in the application's [variables]"),
+                ));
             }
             variables.insert(name, template);
         }
         for (i, host) in raw_component.allowed_outbound_hosts.iter().enumerate() {
             let host_key = format!("{key}.allowed_outbound_hosts[{i}]");
             let template = Template::parse(host).map_err(|m| bad(host_key.clone(), m))?;
-            if let Some(missing) = template.variables().find(|v| !raw.variables.contains_key(*v)) {
-                return Err(bad(host_key, format!("refers to `{missing}`, which is not in the application's [variables]")));
+            if let Some(missing) = template
+                .variables()
+                .find(|v| !raw.variables.contains_key(*v))
+            {
+                return Err(bad(
+                    host_key,
+                    format!("refers to `{missing}`, which is not in the application's [variables]"),
+                ));
             }
             if template.variables().next().is_none() {
                 OutboundRule::parse(host).map_err(|m| bad(host_key, m))?;
@@ -340,19 +360,33 @@ pub fn parse_manifest(file: &Path, text: &str) -> Result<Manifest, ManifestError
         ] {
             for (i, label) in labels.iter().enumerate() {
                 if !is_label(label) {
-                    return Err(bad(format!("{key}.{list}[{i}]"), format!("{label:?} is not a valid label (lowercase letters, digits, `_` and `-`)")));
+                    return Err(bad(
+                        format!("{key}.{list}[{i}]"),
+                        format!(
+                            "{label:?} is not a valid label (lowercase letters, digits, `_` and `-`)"
+                        ),
+                    ));
                 }
             }
         }
         if raw_component.source.trim().is_empty() {
-            return Err(bad(format!("{key}.source"), "must name the component's .wasm file".into()));
+            return Err(bad(
+                format!("{key}.source"),
+                "must name the component's .wasm file".into(),
+            ));
         }
         if raw_component.source.contains("://") {
-            return Err(bad(format!("{key}.source"), "careflow's runner loads components from local files only".into()));
+            return Err(bad(
+                format!("{key}.source"),
+                "careflow's runner loads components from local files only".into(),
+            ));
         }
         let build = match raw_component.build {
             Some(b) if b.command.trim().is_empty() => {
-                return Err(bad(format!("{key}.build.command"), "must not be empty".into()));
+                return Err(bad(
+                    format!("{key}.build.command"),
+                    "must not be empty".into(),
+                ));
             }
             Some(b) => Some(BuildConfig {
                 command: b.command,
@@ -365,16 +399,33 @@ pub fn parse_manifest(file: &Path, text: &str) -> Result<Manifest, ManifestError
             let file_key = format!("{key}.files[{i}]");
             match entry {
                 RawFiles::Pattern(pattern) => {
-                    return Err(bad(file_key, format!("{pattern:?}: careflow's runner mounts directories only; write {{ source = \"dir\", destination = \"/\" }}")));
+                    return Err(bad(
+                        file_key,
+                        format!(
+                            "{pattern:?}: careflow's runner mounts directories only; write {{ source = \"dir\", destination = \"/\" }}"
+                        ),
+                    ));
                 }
-                RawFiles::Mount { source, destination } => {
+                RawFiles::Mount {
+                    source,
+                    destination,
+                } => {
                     if !destination.starts_with('/') {
-                        return Err(bad(format!("{file_key}.destination"), "must be an absolute path such as \"/\"".into()));
+                        return Err(bad(
+                            format!("{file_key}.destination"),
+                            "must be an absolute path such as \"/\"".into(),
+                        ));
                     }
                     if Path::new(&source).is_absolute() || source.split('/').any(|p| p == "..") {
-                        return Err(bad(format!("{file_key}.source"), "must be a directory inside the application".into()));
+                        return Err(bad(
+                            format!("{file_key}.source"),
+                            "must be a directory inside the application".into(),
+                        ));
                     }
-                    files.push(FileMount { source: dir.join(source), destination });
+                    files.push(FileMount {
+                        source: dir.join(source),
+                        destination,
+                    });
                 }
             }
         }
@@ -402,7 +453,10 @@ pub fn parse_manifest(file: &Path, text: &str) -> Result<Manifest, ManifestError
         .and_then(|h| h.base)
         .unwrap_or_else(|| "/".to_string());
     if !base.starts_with('/') {
-        return Err(bad("application.trigger.http.base".into(), "must start with `/`".into()));
+        return Err(bad(
+            "application.trigger.http.base".into(),
+            "must start with `/`".into(),
+        ));
     }
 
     let mut routes = Vec::new();
@@ -410,37 +464,65 @@ pub fn parse_manifest(file: &Path, text: &str) -> Result<Manifest, ManifestError
     for (i, trigger) in raw.trigger.http.into_iter().enumerate() {
         let key = format!("trigger.http[{i}]");
         if !components.contains_key(&trigger.component) {
-            return Err(bad(format!("{key}.component"), format!("no component `{}` in the manifest (add a [component.{}] table)", trigger.component, trigger.component)));
+            return Err(bad(
+                format!("{key}.component"),
+                format!(
+                    "no component `{}` in the manifest (add a [component.{}] table)",
+                    trigger.component, trigger.component
+                ),
+            ));
         }
-        if let Some(executor) = &trigger.executor {
-            if executor.kind != "spin" {
-                return Err(bad(format!("{key}.executor.type"), format!("{:?} is not supported; careflow components use the `spin` executor", executor.kind)));
-            }
+        if let Some(executor) = &trigger.executor
+            && executor.kind != "spin"
+        {
+            return Err(bad(
+                format!("{key}.executor.type"),
+                format!(
+                    "{:?} is not supported; careflow components use the `spin` executor",
+                    executor.kind
+                ),
+            ));
         }
         let route = match trigger.route {
             RawRoute::Private { private: true } => None,
             RawRoute::Private { private: false } => {
-                return Err(bad(format!("{key}.route"), "`{ private = false }` is not a route: give a path such as \"/api/...\"".into()));
+                return Err(bad(
+                    format!("{key}.route"),
+                    "`{ private = false }` is not a route: give a path such as \"/api/...\"".into(),
+                ));
             }
             RawRoute::Path(path) => {
                 validate_route(&path).map_err(|m| bad(format!("{key}.route"), m))?;
                 if let Some(previous) = seen_routes.insert(path.clone(), i) {
-                    return Err(bad(format!("{key}.route"), format!("route {path:?} is already used by trigger.http[{previous}]")));
+                    return Err(bad(
+                        format!("{key}.route"),
+                        format!("route {path:?} is already used by trigger.http[{previous}]"),
+                    ));
                 }
                 Some(path)
             }
         };
-        routes.push(HttpRoute { route, component: trigger.component });
+        routes.push(HttpRoute {
+            route,
+            component: trigger.component,
+        });
     }
 
     let mut cron = Vec::new();
     for (i, trigger) in raw.trigger.cron.into_iter().enumerate() {
         let key = format!("trigger.cron[{i}]");
         if !components.contains_key(&trigger.component) {
-            return Err(bad(format!("{key}.component"), format!("no component `{}` in the manifest", trigger.component)));
+            return Err(bad(
+                format!("{key}.component"),
+                format!("no component `{}` in the manifest", trigger.component),
+            ));
         }
-        crate::cron::parse(&trigger.cron_expression).map_err(|m| bad(format!("{key}.cron_expression"), m))?;
-        cron.push(CronTrigger { component: trigger.component, cron_expression: trigger.cron_expression });
+        crate::cron::parse(&trigger.cron_expression)
+            .map_err(|m| bad(format!("{key}.cron_expression"), m))?;
+        cron.push(CronTrigger {
+            component: trigger.component,
+            cron_expression: trigger.cron_expression,
+        });
     }
 
     Ok(Manifest {
@@ -462,7 +544,10 @@ pub fn parse_manifest(file: &Path, text: &str) -> Result<Manifest, ManifestError
 fn is_component_id(id: &str) -> bool {
     matches!(id.chars().next(), Some(c) if c.is_ascii_lowercase())
         && id.split('-').all(|part| {
-            !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         })
 }
 
@@ -482,10 +567,15 @@ fn validate_route(path: &str) -> Result<(), String> {
         if *segment == "..." && i + 1 != segments.len() {
             return Err(format!("{path:?}: the `...` wildcard may only end a route"));
         }
-        if let Some(name) = segment.strip_prefix(':') {
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-                return Err(format!("{path:?}: parameter `{segment}` needs a name of letters, digits, `_` or `-`"));
-            }
+        if let Some(name) = segment.strip_prefix(':')
+            && (name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        {
+            return Err(format!(
+                "{path:?}: parameter `{segment}` needs a name of letters, digits, `_` or `-`"
+            ));
         }
     }
     Ok(())
@@ -548,7 +638,10 @@ files = [{ source = "static", destination = "/" }]
         let api = &m.components["api"];
         assert_eq!(api.source, Path::new("app/target/api.wasm"));
         assert_eq!(api.build.as_ref().unwrap().workdir, Path::new("app/"));
-        assert_eq!(api.variables["message"].variables().collect::<Vec<_>>(), ["greeting"]);
+        assert_eq!(
+            api.variables["message"].variables().collect::<Vec<_>>(),
+            ["greeting"]
+        );
     }
 
     fn error_key(text: &str) -> String {
@@ -561,7 +654,12 @@ files = [{ source = "static", destination = "/" }]
     fn names_the_key_of_an_unknown_field() {
         let text = GOOD.replace("key_value_stores", "key_value_store");
         assert_eq!(error_key(&text), "component.api.key_value_store");
-        assert!(parse(&text).unwrap_err().to_string().contains("key_value_store"));
+        assert!(
+            parse(&text)
+                .unwrap_err()
+                .to_string()
+                .contains("key_value_store")
+        );
     }
 
     #[test]
@@ -602,7 +700,10 @@ files = [{ source = "static", destination = "/" }]
     fn rejects_bad_component_ids_and_variables() {
         let text = GOOD.replace("[component.inner]", "[component.Inner]");
         assert_eq!(error_key(&text), "component.Inner");
-        let text = GOOD.replace("greeting = { default = \"hi\" }", "greeting = { default = \"hi\", required = true }");
+        let text = GOOD.replace(
+            "greeting = { default = \"hi\" }",
+            "greeting = { default = \"hi\", required = true }",
+        );
         assert_eq!(error_key(&text), "variables.greeting");
     }
 
@@ -617,8 +718,17 @@ files = [{ source = "static", destination = "/" }]
     #[test]
     fn mounts_directories_and_rejects_globs_and_escapes() {
         let m = parse(GOOD).unwrap();
-        assert_eq!(m.components["inner"].files, vec![FileMount { source: "app/static".into(), destination: "/".into() }]);
-        let text = GOOD.replace("files = [{ source = \"static\", destination = \"/\" }]", "files = [\"static/**\"]");
+        assert_eq!(
+            m.components["inner"].files,
+            vec![FileMount {
+                source: "app/static".into(),
+                destination: "/".into()
+            }]
+        );
+        let text = GOOD.replace(
+            "files = [{ source = \"static\", destination = \"/\" }]",
+            "files = [\"static/**\"]",
+        );
         assert_eq!(error_key(&text), "component.inner.files[0]");
         let text = GOOD.replace("source = \"static\"", "source = \"../etc\"");
         assert_eq!(error_key(&text), "component.inner.files[0].source");

@@ -43,7 +43,12 @@ mod tests {
     #[test]
     fn next_after_honours_seconds() {
         let cron = parse("*/2 * * * * *").unwrap();
-        let t = chrono::Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 1).unwrap();
-        assert_eq!(next_after(&cron, t).unwrap(), t + chrono::Duration::seconds(1));
+        let t = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 25, 10, 0, 1)
+            .unwrap();
+        assert_eq!(
+            next_after(&cron, t).unwrap(),
+            t + chrono::Duration::seconds(1)
+        );
     }
 }

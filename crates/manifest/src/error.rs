@@ -22,7 +22,11 @@ pub enum ManifestError {
 }
 
 impl ManifestError {
-    pub(crate) fn invalid(file: &std::path::Path, key: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(
+        file: &std::path::Path,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self::Invalid {
             file: file.to_path_buf(),
             key: key.into(),
@@ -45,9 +49,8 @@ pub(crate) fn from_toml<T: serde::de::DeserializeOwned>(
     file: &std::path::Path,
     text: &str,
 ) -> Result<T, ManifestError> {
-    let deserializer = toml::Deserializer::parse(text).map_err(|e| {
-        ManifestError::invalid(file, "(document)", one_line(&e.to_string()))
-    })?;
+    let deserializer = toml::Deserializer::parse(text)
+        .map_err(|e| ManifestError::invalid(file, "(document)", one_line(&e.to_string())))?;
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let key = e.path().to_string();
         let inner = e.into_inner();
@@ -55,7 +58,11 @@ pub(crate) fn from_toml<T: serde::de::DeserializeOwned>(
             .span()
             .map(|span| format!(" (line {})", text[..span.start].lines().count().max(1)))
             .unwrap_or_default();
-        let key = if key == "." { "(document)".to_string() } else { key };
+        let key = if key == "." {
+            "(document)".to_string()
+        } else {
+            key
+        };
         ManifestError::invalid(file, key, format!("{}{line}", inner.message()))
     })
 }

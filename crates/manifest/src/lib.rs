@@ -13,8 +13,8 @@ mod runtime_config;
 mod template;
 
 pub use app::{
-    AppVariable, Application, BuildConfig, Component, FileMount, CronTrigger, HttpRoute, HttpTrigger,
-    Manifest, load_manifest, parse_manifest,
+    AppVariable, Application, BuildConfig, Component, CronTrigger, FileMount, HttpRoute,
+    HttpTrigger, Manifest, load_manifest, parse_manifest,
 };
 pub use error::ManifestError;
 pub use runtime_config::{

@@ -35,25 +35,40 @@ impl OutboundRule {
         let scheme = match scheme {
             "*" => None,
             "http" | "https" => Some(scheme.to_string()),
-            other => return Err(format!("{text:?}: scheme {other:?} is not supported (http, https or *)")),
+            other => {
+                return Err(format!(
+                    "{text:?}: scheme {other:?} is not supported (http, https or *)"
+                ));
+            }
         };
         let rest = rest.trim_end_matches('/');
         if rest.contains('/') {
-            return Err(format!("{text:?}: give scheme, host and port only, no path"));
+            return Err(format!(
+                "{text:?}: give scheme, host and port only, no path"
+            ));
         }
         let (host, port) = match rest.rsplit_once(':') {
             Some((host, "*")) => (host, PortPattern::Any),
             Some((host, port)) => (
                 host,
-                PortPattern::Exact(port.parse().map_err(|_| format!("{text:?}: port {port:?} is not a number"))?),
+                PortPattern::Exact(
+                    port.parse()
+                        .map_err(|_| format!("{text:?}: port {port:?} is not a number"))?,
+                ),
             ),
             None => (rest, PortPattern::Default),
         };
         let host = match host {
             "" => return Err(format!("{text:?}: missing host")),
             "*" => HostPattern::Any,
-            h if h.starts_with("*.") && h.len() > 2 => HostPattern::Subdomain(h[2..].to_ascii_lowercase()),
-            h if h.contains('*') => return Err(format!("{text:?}: `*` may only stand for the whole host or its leading labels (`*.example.com`)")),
+            h if h.starts_with("*.") && h.len() > 2 => {
+                HostPattern::Subdomain(h[2..].to_ascii_lowercase())
+            }
+            h if h.contains('*') => {
+                return Err(format!(
+                    "{text:?}: `*` may only stand for the whole host or its leading labels (`*.example.com`)"
+                ));
+            }
             h => HostPattern::Exact(h.to_ascii_lowercase()),
         };
         if scheme.is_none() && port == PortPattern::Default {
@@ -64,10 +79,8 @@ impl OutboundRule {
 
     /// Whether a request to `scheme://host:port` is allowed by this rule.
     pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
-        if let Some(s) = &self.scheme {
-            if s != scheme {
-                return false;
-            }
+        if self.scheme.as_deref().is_some_and(|s| s != scheme) {
+            return false;
         }
         let host = host.to_ascii_lowercase();
         let host_ok = match &self.host {
@@ -101,29 +114,69 @@ mod tests {
     use super::*;
 
     fn allows(rule: &str, scheme: &str, host: &str, port: u16) -> bool {
-        OutboundRule::parse(rule).unwrap().allows(scheme, host, port)
+        OutboundRule::parse(rule)
+            .unwrap()
+            .allows(scheme, host, port)
     }
 
     #[test]
     fn exact_host_uses_the_default_port() {
-        assert!(allows("https://api.example.com", "https", "api.example.com", 443));
-        assert!(!allows("https://api.example.com", "https", "api.example.com", 8443));
-        assert!(!allows("https://api.example.com", "http", "api.example.com", 80));
+        assert!(allows(
+            "https://api.example.com",
+            "https",
+            "api.example.com",
+            443
+        ));
+        assert!(!allows(
+            "https://api.example.com",
+            "https",
+            "api.example.com",
+            8443
+        ));
+        assert!(!allows(
+            "https://api.example.com",
+            "http",
+            "api.example.com",
+            80
+        ));
         assert!(!allows("https://api.example.com", "https", "evil.com", 443));
     }
 
     #[test]
     fn wildcards_match_what_they_say() {
-        assert!(allows("http://*.spin.internal", "http", "admin.spin.internal", 80));
-        assert!(!allows("http://*.spin.internal", "http", "spin.internal", 80));
-        assert!(!allows("http://*.spin.internal", "http", "evilspin.internal", 80));
+        assert!(allows(
+            "http://*.spin.internal",
+            "http",
+            "admin.spin.internal",
+            80
+        ));
+        assert!(!allows(
+            "http://*.spin.internal",
+            "http",
+            "spin.internal",
+            80
+        ));
+        assert!(!allows(
+            "http://*.spin.internal",
+            "http",
+            "evilspin.internal",
+            80
+        ));
         assert!(allows("http://localhost:*", "http", "localhost", 9999));
         assert!(allows("*://*:*", "https", "anything", 1));
     }
 
     #[test]
     fn rejects_malformed_rules() {
-        for bad in ["example.com", "ftp://x", "http://", "http://a*b.com", "http://x:port", "*://x", "http://x/path"] {
+        for bad in [
+            "example.com",
+            "ftp://x",
+            "http://",
+            "http://a*b.com",
+            "http://x:port",
+            "*://x",
+            "http://x/path",
+        ] {
             assert!(OutboundRule::parse(bad).is_err(), "{bad}");
         }
     }

@@ -70,31 +70,59 @@ pub fn parse_runtime_config(file: &Path, text: &str) -> Result<RuntimeConfig, Ma
     let dir = file.parent().unwrap_or(Path::new(""));
     let resolve = |p: &str| {
         let p = Path::new(p);
-        if p.is_absolute() { p.to_path_buf() } else { dir.join(p) }
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            dir.join(p)
+        }
     };
     let mut config = RuntimeConfig::default();
     for (label, store) in raw.key_value_store {
         let key = format!("key_value_store.{label}");
-        let unused = |field: &str| ManifestError::invalid(file, format!("{key}.{field}"), format!("not used by type = {:?}", store.kind));
+        let unused = |field: &str| {
+            ManifestError::invalid(
+                file,
+                format!("{key}.{field}"),
+                format!("not used by type = {:?}", store.kind),
+            )
+        };
         let parsed = match store.kind.as_str() {
             "spin" => {
                 if store.url.is_some() {
                     return Err(unused("url"));
                 }
-                KeyValueStoreConfig::Spin { path: store.path.as_deref().map(resolve) }
+                KeyValueStoreConfig::Spin {
+                    path: store.path.as_deref().map(resolve),
+                }
             }
             "redis" => {
                 if store.path.is_some() {
                     return Err(unused("path"));
                 }
-                let url = store.url.ok_or_else(|| ManifestError::invalid(file, format!("{key}.url"), "a redis store needs `url = \"redis://host:port\"`"))?;
+                let url = store.url.ok_or_else(|| {
+                    ManifestError::invalid(
+                        file,
+                        format!("{key}.url"),
+                        "a redis store needs `url = \"redis://host:port\"`",
+                    )
+                })?;
                 if !url.starts_with("redis://") && !url.starts_with("rediss://") {
-                    return Err(ManifestError::invalid(file, format!("{key}.url"), format!("{url:?} is not a redis:// URL")));
+                    return Err(ManifestError::invalid(
+                        file,
+                        format!("{key}.url"),
+                        format!("{url:?} is not a redis:// URL"),
+                    ));
                 }
                 KeyValueStoreConfig::Redis { url }
             }
             other => {
-                return Err(ManifestError::invalid(file, format!("{key}.type"), format!("{other:?} is not a key-value backend the local runner serves (\"spin\" or \"redis\"); cloud backends are configured on the platform")));
+                return Err(ManifestError::invalid(
+                    file,
+                    format!("{key}.type"),
+                    format!(
+                        "{other:?} is not a key-value backend the local runner serves (\"spin\" or \"redis\"); cloud backends are configured on the platform"
+                    ),
+                ));
             }
         };
         if store.token.is_some() {
@@ -108,13 +136,28 @@ pub fn parse_runtime_config(file: &Path, text: &str) -> Result<RuntimeConfig, Ma
             "spin" => {
                 for (field, present) in [("url", db.url.is_some()), ("token", db.token.is_some())] {
                     if present {
-                        return Err(ManifestError::invalid(file, format!("{key}.{field}"), "not used by type = \"spin\""));
+                        return Err(ManifestError::invalid(
+                            file,
+                            format!("{key}.{field}"),
+                            "not used by type = \"spin\"",
+                        ));
                     }
                 }
-                config.sqlite_databases.insert(label, SqliteDatabaseConfig::Spin { path: db.path.as_deref().map(resolve) });
+                config.sqlite_databases.insert(
+                    label,
+                    SqliteDatabaseConfig::Spin {
+                        path: db.path.as_deref().map(resolve),
+                    },
+                );
             }
             other => {
-                return Err(ManifestError::invalid(file, format!("{key}.type"), format!("{other:?} is not a SQLite backend the local runner serves (\"spin\"); libSQL/Turso is configured on the deployed platform")));
+                return Err(ManifestError::invalid(
+                    file,
+                    format!("{key}.type"),
+                    format!(
+                        "{other:?} is not a SQLite backend the local runner serves (\"spin\"); libSQL/Turso is configured on the deployed platform"
+                    ),
+                ));
             }
         }
     }
@@ -145,9 +188,24 @@ path = "/abs/app.db"
 "#,
         )
         .unwrap();
-        assert_eq!(c.key_value_stores["default"], KeyValueStoreConfig::Spin { path: Some("conf/data/kv.db".into()) });
-        assert_eq!(c.key_value_stores["cache"], KeyValueStoreConfig::Redis { url: "redis://127.0.0.1:6379".into() });
-        assert_eq!(c.sqlite_databases["default"], SqliteDatabaseConfig::Spin { path: Some("/abs/app.db".into()) });
+        assert_eq!(
+            c.key_value_stores["default"],
+            KeyValueStoreConfig::Spin {
+                path: Some("conf/data/kv.db".into())
+            }
+        );
+        assert_eq!(
+            c.key_value_stores["cache"],
+            KeyValueStoreConfig::Redis {
+                url: "redis://127.0.0.1:6379".into()
+            }
+        );
+        assert_eq!(
+            c.sqlite_databases["default"],
+            SqliteDatabaseConfig::Spin {
+                path: Some("/abs/app.db".into())
+            }
+        );
     }
 
     #[test]

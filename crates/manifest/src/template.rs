@@ -51,7 +51,10 @@ impl Template {
     }
 
     /// Renders the template, resolving each variable with `resolve`.
-    pub fn render<E>(&self, mut resolve: impl FnMut(&str) -> Result<String, E>) -> Result<String, E> {
+    pub fn render<E>(
+        &self,
+        mut resolve: impl FnMut(&str) -> Result<String, E>,
+    ) -> Result<String, E> {
         let mut out = String::new();
         for part in &self.0 {
             match part {

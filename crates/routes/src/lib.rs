@@ -53,14 +53,24 @@ impl<T> Router<T> {
             .map(|(raw, target)| {
                 let full = format!("{base}{raw}");
                 let wildcard = full == "/..." || full.ends_with("/...");
-                let fixed = if wildcard { &full[..full.len() - 3] } else { full.as_str() };
+                let fixed = if wildcard {
+                    &full[..full.len() - 3]
+                } else {
+                    full.as_str()
+                };
                 let segments = split(fixed)
                     .map(|s| match s.strip_prefix(':') {
                         Some(name) => Segment::Param(name.to_string()),
                         None => Segment::Literal(s.to_string()),
                     })
                     .collect();
-                Route { full, raw, segments, wildcard, target }
+                Route {
+                    full,
+                    raw,
+                    segments,
+                    wildcard,
+                    target,
+                }
             })
             .collect();
         Self { routes }
@@ -94,7 +104,9 @@ impl<T> Router<T> {
 impl<T> Route<T> {
     #[allow(clippy::type_complexity)]
     fn matches<'p>(&self, request: &[&'p str]) -> Option<(BTreeMap<String, String>, Vec<&'p str>)> {
-        if request.len() < self.segments.len() || (!self.wildcard && request.len() != self.segments.len()) {
+        if request.len() < self.segments.len()
+            || (!self.wildcard && request.len() != self.segments.len())
+        {
             return None;
         }
         let mut params = BTreeMap::new();
@@ -112,7 +124,11 @@ impl<T> Route<T> {
 
     /// Exact beats wildcard; then more segments; then more literal segments.
     fn specificity(&self) -> (bool, usize, usize) {
-        let literals = self.segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count();
+        let literals = self
+            .segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Literal(_)))
+            .count();
         (!self.wildcard, self.segments.len(), literals)
     }
 }

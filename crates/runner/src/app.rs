@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use careflow_manifest::{KeyValueStoreConfig, Manifest, OutboundRule, RuntimeConfig, SqliteDatabaseConfig};
+use careflow_manifest::{
+    KeyValueStoreConfig, Manifest, OutboundRule, RuntimeConfig, SqliteDatabaseConfig,
+};
 use careflow_routes::Router;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store};
@@ -126,8 +128,13 @@ pub fn engine(cache_dir: Option<&Path>) -> anyhow::Result<Engine> {
 
 impl App {
     /// Loads everything, failing with a message that names what is wrong.
-    pub fn load(manifest: Manifest, runtime: RuntimeConfig, options: RunOptions) -> anyhow::Result<Arc<App>> {
-        let app_values = crate::variables::resolve_app_variables(&manifest, |k| std::env::var(k).ok())?;
+    pub fn load(
+        manifest: Manifest,
+        runtime: RuntimeConfig,
+        options: RunOptions,
+    ) -> anyhow::Result<Arc<App>> {
+        let app_values =
+            crate::variables::resolve_app_variables(&manifest, |k| std::env::var(k).ok())?;
         let services = Arc::new(open_services(&manifest, &runtime, &options.state_dir)?);
 
         let engine = engine(Some(&options.cache_dir))?;
@@ -146,34 +153,52 @@ impl App {
                     c.source.display()
                 );
             }
-            let compiled = Component::from_file(&engine, &c.source).map_err(anyhow::Error::from).with_context(|| format!("component `{id}`: loading {}", c.source.display()))?;
+            let compiled = Component::from_file(&engine, &c.source)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("component `{id}`: loading {}", c.source.display()))?;
             let pre = linker
                 .instantiate_pre(&compiled)
                 .map_err(anyhow::Error::from)
-                .with_context(|| format!("component `{id}` imports something careflow's runner does not provide"))?;
+                .with_context(|| {
+                    format!("component `{id}` imports something careflow's runner does not provide")
+                })?;
             let http = ProxyPre::new(pre.clone()).ok();
             let cron = spin_bindings::cron::CronComponentPre::new(pre).ok();
-            let variables = crate::variables::component_variables(c, &app_values).with_context(|| format!("component `{id}`"))?;
+            let variables = crate::variables::component_variables(c, &app_values)
+                .with_context(|| format!("component `{id}`"))?;
             let outbound = c
-                .outbound_rules(|v| app_values.get(v).cloned().ok_or_else(|| format!("variable `{v}` has no value")))
+                .outbound_rules(|v| {
+                    app_values
+                        .get(v)
+                        .cloned()
+                        .ok_or_else(|| format!("variable `{v}` has no value"))
+                })
                 .map_err(|e| match e {
-                    careflow_manifest::OutboundError::Invalid(m) | careflow_manifest::OutboundError::Variable(m) => {
+                    careflow_manifest::OutboundError::Invalid(m)
+                    | careflow_manifest::OutboundError::Variable(m) => {
                         anyhow::anyhow!("component `{id}`: allowed_outbound_hosts: {m}")
                     }
                 })?;
             for label in &c.key_value_stores {
                 if !services.key_value.contains_key(label) {
-                    bail!("component `{id}`: key_value_stores: no store `{label}` (only `default` exists unless runtime-config.toml defines [key_value_store.{label}])");
+                    bail!(
+                        "component `{id}`: key_value_stores: no store `{label}` (only `default` exists unless runtime-config.toml defines [key_value_store.{label}])"
+                    );
                 }
             }
             for label in &c.sqlite_databases {
                 if !services.sqlite.contains_key(label) {
-                    bail!("component `{id}`: sqlite_databases: no database `{label}` (only `default` exists unless runtime-config.toml defines [sqlite_database.{label}])");
+                    bail!(
+                        "component `{id}`: sqlite_databases: no database `{label}` (only `default` exists unless runtime-config.toml defines [sqlite_database.{label}])"
+                    );
                 }
             }
             for mount in &c.files {
                 if !mount.source.is_dir() {
-                    bail!("component `{id}`: files: {} is not a directory", mount.source.display());
+                    bail!(
+                        "component `{id}`: files: {} is not a directory",
+                        mount.source.display()
+                    );
                 }
             }
             let quiet = options.quiet_components;
@@ -185,7 +210,11 @@ impl App {
                     key_value_stores: c.key_value_stores.iter().cloned().collect(),
                     sqlite_databases: c.sqlite_databases.iter().cloned().collect(),
                     outbound,
-                    environment: c.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    environment: c
+                        .environment
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
                     files: c.files.clone(),
                     http,
                     cron,
@@ -197,27 +226,51 @@ impl App {
 
         for route in &manifest.http.routes {
             if components[&route.component].http.is_none() {
-                bail!("component `{}` is used by an HTTP trigger but does not export wasi:http/incoming-handler", route.component);
+                bail!(
+                    "component `{}` is used by an HTTP trigger but does not export wasi:http/incoming-handler",
+                    route.component
+                );
             }
         }
         for trigger in &manifest.cron {
             if components[&trigger.component].cron.is_none() {
-                bail!("component `{}` is used by a cron trigger but does not export handle-cron-event (world fermyon:spin-cron/spin-cron@2.0.0)", trigger.component);
+                bail!(
+                    "component `{}` is used by a cron trigger but does not export handle-cron-event (world fermyon:spin-cron/spin-cron@2.0.0)",
+                    trigger.component
+                );
             }
         }
 
         let router = Router::new(
             &manifest.http.base,
-            manifest.http.routes.iter().filter_map(|r| r.route.clone().map(|path| (path, r.component.clone()))),
+            manifest
+                .http
+                .routes
+                .iter()
+                .filter_map(|r| r.route.clone().map(|path| (path, r.component.clone()))),
         );
         let mut by_component: HashMap<String, Vec<(String, String)>> = HashMap::new();
         for r in &manifest.http.routes {
             let path = r.route.clone().unwrap_or_else(|| "/...".to_string());
-            by_component.entry(r.component.clone()).or_default().push((path, r.component.clone()));
+            by_component
+                .entry(r.component.clone())
+                .or_default()
+                .push((path, r.component.clone()));
         }
-        let component_routers = by_component.into_iter().map(|(id, routes)| (id, Router::new("/", routes))).collect();
+        let component_routers = by_component
+            .into_iter()
+            .map(|(id, routes)| (id, Router::new("/", routes)))
+            .collect();
 
-        Ok(Arc::new(App { manifest, engine, components, router, component_routers, services, options }))
+        Ok(Arc::new(App {
+            manifest,
+            engine,
+            components,
+            router,
+            component_routers,
+            services,
+            options,
+        }))
     }
 
     /// A fresh store for one instance of `component`.
@@ -229,9 +282,15 @@ impl App {
         for mount in &component.files {
             // Checked to be a directory at load; a failure here means it
             // vanished since, and the component simply sees no files.
-            let _ = wasi.preopened_dir(&mount.source, &mount.destination, wasmtime_wasi::FsPerms::ReadOnly);
+            let _ = wasi.preopened_dir(
+                &mount.source,
+                &mount.destination,
+                wasmtime_wasi::FsPerms::ReadOnly,
+            );
         }
-        let limits = wasmtime::StoreLimitsBuilder::new().memory_size(self.options.max_memory).build();
+        let limits = wasmtime::StoreLimitsBuilder::new()
+            .memory_size(self.options.max_memory)
+            .build();
         let mut store = Store::new(
             &self.engine,
             HostState {
@@ -245,22 +304,39 @@ impl App {
             },
         );
         store.limiter(|s| &mut s.limits);
-        let ticks = (self.options.request_timeout.as_millis() / crate::EPOCH_TICK.as_millis()).max(1) as u64;
+        let ticks = (self.options.request_timeout.as_millis() / crate::EPOCH_TICK.as_millis())
+            .max(1) as u64;
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
         store
     }
 }
 
-fn open_services(manifest: &Manifest, runtime: &RuntimeConfig, state_dir: &Path) -> anyhow::Result<Services> {
+fn open_services(
+    manifest: &Manifest,
+    runtime: &RuntimeConfig,
+    state_dir: &Path,
+) -> anyhow::Result<Services> {
     let mut key_value = HashMap::new();
     let mut sqlite = HashMap::new();
     let mut kv_files: HashMap<PathBuf, Arc<KeyValueBackend>> = HashMap::new();
-    let uses_kv = |label: &str| manifest.components.values().any(|c| c.key_value_stores.iter().any(|l| l == label));
-    let uses_db = |label: &str| manifest.components.values().any(|c| c.sqlite_databases.iter().any(|l| l == label));
+    let uses_kv = |label: &str| {
+        manifest
+            .components
+            .values()
+            .any(|c| c.key_value_stores.iter().any(|l| l == label))
+    };
+    let uses_db = |label: &str| {
+        manifest
+            .components
+            .values()
+            .any(|c| c.sqlite_databases.iter().any(|l| l == label))
+    };
 
     let mut kv_configs = runtime.key_value_stores.clone();
-    kv_configs.entry("default".into()).or_insert(KeyValueStoreConfig::Spin { path: None });
+    kv_configs
+        .entry("default".into())
+        .or_insert(KeyValueStoreConfig::Spin { path: None });
     for (label, config) in kv_configs {
         if !uses_kv(&label) {
             continue;
@@ -271,26 +347,42 @@ fn open_services(manifest: &Manifest, runtime: &RuntimeConfig, state_dir: &Path)
                 match kv_files.get(&path) {
                     Some(b) => b.clone(),
                     None => {
-                        let b = Arc::new(KeyValueBackend::Sqlite(SqliteKv::open(&path).with_context(|| format!("key-value store `{label}`"))?));
+                        let b = Arc::new(KeyValueBackend::Sqlite(
+                            SqliteKv::open(&path)
+                                .with_context(|| format!("key-value store `{label}`"))?,
+                        ));
                         kv_files.insert(path, b.clone());
                         b
                     }
                 }
             }
-            KeyValueStoreConfig::Redis { url } => Arc::new(KeyValueBackend::Redis(RedisKv::new(url))),
+            KeyValueStoreConfig::Redis { url } => {
+                Arc::new(KeyValueBackend::Redis(RedisKv::new(url)))
+            }
         };
         key_value.insert(label, backend);
     }
 
     let mut db_configs = runtime.sqlite_databases.clone();
-    db_configs.entry("default".into()).or_insert(SqliteDatabaseConfig::Spin { path: None });
+    db_configs
+        .entry("default".into())
+        .or_insert(SqliteDatabaseConfig::Spin { path: None });
     for (label, config) in db_configs {
         if !uses_db(&label) {
             continue;
         }
         let SqliteDatabaseConfig::Spin { path } = config;
-        let path = path.unwrap_or_else(|| state_dir.join(if label == "default" { "sqlite_db.db".to_string() } else { format!("sqlite_db_{label}.db") }));
-        sqlite.insert(label.clone(), Arc::new(Database::open(&path).with_context(|| format!("SQLite database `{label}`"))?));
+        let path = path.unwrap_or_else(|| {
+            state_dir.join(if label == "default" {
+                "sqlite_db.db".to_string()
+            } else {
+                format!("sqlite_db_{label}.db")
+            })
+        });
+        sqlite.insert(
+            label.clone(),
+            Arc::new(Database::open(&path).with_context(|| format!("SQLite database `{label}`"))?),
+        );
     }
     Ok(Services { key_value, sqlite })
 }

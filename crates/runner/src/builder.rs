@@ -10,7 +10,9 @@ pub const WASM_TARGET: &str = "wasm32-wasip2";
 
 /// Installs the Wasm target through rustup when it is missing.
 pub fn ensure_wasm_target() -> anyhow::Result<()> {
-    let installed = Command::new("rustc").args(["--print", "target-libdir", "--target", WASM_TARGET]).output();
+    let installed = Command::new("rustc")
+        .args(["--print", "target-libdir", "--target", WASM_TARGET])
+        .output();
     if let Ok(out) = &installed {
         let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
         if out.status.success() && std::path::Path::new(&dir).exists() {
@@ -21,7 +23,9 @@ pub fn ensure_wasm_target() -> anyhow::Result<()> {
     let status = Command::new("rustup")
         .args(["target", "add", WASM_TARGET])
         .status()
-        .context("running rustup (install rustup, or add the wasm32-wasip2 target to your toolchain)")?;
+        .context(
+            "running rustup (install rustup, or add the wasm32-wasip2 target to your toolchain)",
+        )?;
     if !status.success() {
         bail!("`rustup target add {WASM_TARGET}` failed");
     }
@@ -35,7 +39,10 @@ pub fn build(manifest: &Manifest) -> anyhow::Result<()> {
     let mut done = std::collections::HashSet::new();
     for (id, component) in &manifest.components {
         let Some(build) = &component.build else {
-            eprintln!("careflow: component `{id}` has no build command; using {}", component.source.display());
+            eprintln!(
+                "careflow: component `{id}` has no build command; using {}",
+                component.source.display()
+            );
             continue;
         };
         if !done.insert((build.command.clone(), build.workdir.clone())) {
@@ -49,12 +56,19 @@ pub fn build(manifest: &Manifest) -> anyhow::Result<()> {
             .status()
             .with_context(|| format!("component `{id}`: running its build command"))?;
         if !status.success() {
-            bail!("component `{id}`: build command failed ({status}): {}", build.command);
+            bail!(
+                "component `{id}`: build command failed ({status}): {}",
+                build.command
+            );
         }
     }
     for (id, component) in &manifest.components {
         if !component.source.exists() {
-            bail!("component `{id}`: the build finished but {} does not exist; check `source` in {}", component.source.display(), manifest.file.display());
+            bail!(
+                "component `{id}`: the build finished but {} does not exist; check `source` in {}",
+                component.source.display(),
+                manifest.file.display()
+            );
         }
     }
     Ok(())

@@ -15,14 +15,17 @@ use crate::spin_bindings::cron::fermyon::spin_cron::cron_types::Metadata;
 pub fn start(app: &Arc<App>) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let mut handles = Vec::new();
     for trigger in &app.manifest.cron {
-        let schedule = careflow_manifest::cron::parse(&trigger.cron_expression).map_err(anyhow::Error::msg)?;
+        let schedule =
+            careflow_manifest::cron::parse(&trigger.cron_expression).map_err(anyhow::Error::msg)?;
         let component = app.components[&trigger.component].clone();
         let app = app.clone();
         handles.push(tokio::spawn(async move {
             let running = Arc::new(tokio::sync::Mutex::new(()));
             loop {
                 let now = Utc::now();
-                let Some(next) = careflow_manifest::cron::next_after(&schedule, now) else { return };
+                let Some(next) = careflow_manifest::cron::next_after(&schedule, now) else {
+                    return;
+                };
                 let wait = (next - now).to_std().unwrap_or_default();
                 tokio::time::sleep(wait).await;
                 let Ok(guard) = running.clone().try_lock_owned() else {
@@ -44,17 +47,29 @@ pub fn start(app: &Arc<App>) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>>
 }
 
 /// Runs one tick of `component` in a fresh instance.
-pub async fn invoke_cron(app: &Arc<App>, component: &Arc<LoadedComponent>, timestamp: u64) -> anyhow::Result<()> {
-    let pre = component.cron.clone().context("component has no cron handler")?;
+pub async fn invoke_cron(
+    app: &Arc<App>,
+    component: &Arc<LoadedComponent>,
+    timestamp: u64,
+) -> anyhow::Result<()> {
+    let pre = component
+        .cron
+        .clone()
+        .context("component has no cron handler")?;
     let mut store = app.new_store(component);
     let run = async {
         let instance = pre.instantiate_async(&mut store).await?;
-        instance.call_handle_cron_event(&mut store, Metadata { timestamp }).await
+        instance
+            .call_handle_cron_event(&mut store, Metadata { timestamp })
+            .await
     };
     match tokio::time::timeout(app.options.request_timeout, run).await {
         Ok(Ok(Ok(()))) => Ok(()),
         Ok(Ok(Err(e))) => Err(anyhow::anyhow!("component returned an error: {e:?}")),
         Ok(Err(trap)) => Err(anyhow::anyhow!("{trap:?}")),
-        Err(_) => Err(anyhow::anyhow!("timed out after {:?}", app.options.request_timeout)),
+        Err(_) => Err(anyhow::anyhow!(
+            "timed out after {:?}",
+            app.options.request_timeout
+        )),
     }
 }

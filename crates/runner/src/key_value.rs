@@ -32,7 +32,8 @@ impl SqliteKv {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let conn = rusqlite::Connection::open(path).with_context(|| format!("opening key-value file {}", path.display()))?;
+        let conn = rusqlite::Connection::open(path)
+            .with_context(|| format!("opening key-value file {}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
@@ -42,11 +43,19 @@ impl SqliteKv {
                  PRIMARY KEY (store, key));",
         )
         .with_context(|| format!("preparing key-value file {}", path.display()))?;
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> Result<T, Error> {
-        let conn = self.conn.lock().map_err(|_| Error::Other("key-value store poisoned".into()))?;
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, Error> {
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| Error::Other("key-value store poisoned".into()))?;
         f(&conn).map_err(|e| Error::Other(e.to_string()))
     }
 }
@@ -58,7 +67,10 @@ pub struct RedisKv {
 
 impl RedisKv {
     pub fn new(url: String) -> Self {
-        Self { url, conn: tokio::sync::OnceCell::new() }
+        Self {
+            url,
+            conn: tokio::sync::OnceCell::new(),
+        }
     }
 
     async fn conn(&self) -> Result<redis::aio::ConnectionManager, Error> {
@@ -82,8 +94,12 @@ impl KeyValueBackend {
         match self {
             Self::Sqlite(db) => db.with(|c| {
                 use rusqlite::OptionalExtension;
-                c.query_row("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2", (label, key), |r| r.get(0))
-                    .optional()
+                c.query_row(
+                    "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2",
+                    (label, key),
+                    |r| r.get(0),
+                )
+                .optional()
             }),
             Self::Redis(r) => r.conn().await?.get(key).await.map_err(redis_err),
         }
@@ -105,7 +121,13 @@ impl KeyValueBackend {
 
     async fn delete(&self, label: &str, key: &str) -> Result<(), Error> {
         match self {
-            Self::Sqlite(db) => db.with(|c| c.execute("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2", (label, key)).map(drop)),
+            Self::Sqlite(db) => db.with(|c| {
+                c.execute(
+                    "DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2",
+                    (label, key),
+                )
+                .map(drop)
+            }),
             Self::Redis(r) => r.conn().await?.del(key).await.map_err(redis_err),
         }
     }
@@ -113,7 +135,11 @@ impl KeyValueBackend {
     async fn exists(&self, label: &str, key: &str) -> Result<bool, Error> {
         match self {
             Self::Sqlite(db) => db.with(|c| {
-                c.query_row("SELECT EXISTS(SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2)", (label, key), |r| r.get(0))
+                c.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2)",
+                    (label, key),
+                    |r| r.get(0),
+                )
             }),
             Self::Redis(r) => r.conn().await?.exists(key).await.map_err(redis_err),
         }
@@ -122,7 +148,8 @@ impl KeyValueBackend {
     async fn keys(&self, label: &str) -> Result<Vec<String>, Error> {
         match self {
             Self::Sqlite(db) => db.with(|c| {
-                let mut stmt = c.prepare("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")?;
+                let mut stmt =
+                    c.prepare("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")?;
                 stmt.query_map([label], |r| r.get(0))?.collect()
             }),
             Self::Redis(r) => {
@@ -137,7 +164,10 @@ impl KeyValueBackend {
 impl key_value::Host for HostState {}
 
 impl key_value::HostStore for HostState {
-    async fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<OpenStore>, Error>> {
+    async fn open(
+        &mut self,
+        label: String,
+    ) -> wasmtime::Result<Result<Resource<OpenStore>, Error>> {
         if !self.component.key_value_stores.contains(&label) {
             return Ok(Err(Error::AccessDenied));
         }
@@ -147,27 +177,47 @@ impl key_value::HostStore for HostState {
         Ok(Ok(self.table.push(OpenStore { label, backend })?))
     }
 
-    async fn get(&mut self, store: Resource<OpenStore>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
+    async fn get(
+        &mut self,
+        store: Resource<OpenStore>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
         let s = self.table.get(&store)?;
         Ok(s.backend.clone().get(&s.label.clone(), &key).await)
     }
 
-    async fn set(&mut self, store: Resource<OpenStore>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
+    async fn set(
+        &mut self,
+        store: Resource<OpenStore>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), Error>> {
         let s = self.table.get(&store)?;
         Ok(s.backend.clone().set(&s.label.clone(), &key, &value).await)
     }
 
-    async fn delete(&mut self, store: Resource<OpenStore>, key: String) -> wasmtime::Result<Result<(), Error>> {
+    async fn delete(
+        &mut self,
+        store: Resource<OpenStore>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), Error>> {
         let s = self.table.get(&store)?;
         Ok(s.backend.clone().delete(&s.label.clone(), &key).await)
     }
 
-    async fn exists(&mut self, store: Resource<OpenStore>, key: String) -> wasmtime::Result<Result<bool, Error>> {
+    async fn exists(
+        &mut self,
+        store: Resource<OpenStore>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, Error>> {
         let s = self.table.get(&store)?;
         Ok(s.backend.clone().exists(&s.label.clone(), &key).await)
     }
 
-    async fn get_keys(&mut self, store: Resource<OpenStore>) -> wasmtime::Result<Result<Vec<String>, Error>> {
+    async fn get_keys(
+        &mut self,
+        store: Resource<OpenStore>,
+    ) -> wasmtime::Result<Result<Vec<String>, Error>> {
         let s = self.table.get(&store)?;
         Ok(s.backend.clone().keys(&s.label.clone()).await)
     }

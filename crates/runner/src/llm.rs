@@ -2,7 +2,9 @@
 //! answers `model-not-supported`, which is what Spin answers for a model
 //! the component may not use. Components must handle it.
 
-use crate::spin_bindings::platform::fermyon::spin::llm::{self, EmbeddingsResult, Error, InferencingParams, InferencingResult};
+use crate::spin_bindings::platform::fermyon::spin::llm::{
+    self, EmbeddingsResult, Error, InferencingParams, InferencingResult,
+};
 use crate::state::HostState;
 
 impl llm::Host for HostState {
@@ -15,7 +17,11 @@ impl llm::Host for HostState {
         Ok(Err(Error::ModelNotSupported))
     }
 
-    async fn generate_embeddings(&mut self, _model: String, _text: Vec<String>) -> wasmtime::Result<Result<EmbeddingsResult, Error>> {
+    async fn generate_embeddings(
+        &mut self,
+        _model: String,
+        _text: Vec<String>,
+    ) -> wasmtime::Result<Result<EmbeddingsResult, Error>> {
         Ok(Err(Error::ModelNotSupported))
     }
 }

@@ -28,18 +28,31 @@ struct LogSink {
 impl ComponentLog {
     /// Opens (appending) the log file for `component`'s `stream`
     /// ("stdout" or "stderr") under `logs_dir`.
-    pub fn open(logs_dir: Option<&Path>, component: &str, stream: &str, quiet: bool) -> std::io::Result<Self> {
+    pub fn open(
+        logs_dir: Option<&Path>,
+        component: &str,
+        stream: &str,
+        quiet: bool,
+    ) -> std::io::Result<Self> {
         let file = match logs_dir {
             Some(dir) => {
                 std::fs::create_dir_all(dir)?;
                 Some(Mutex::new(
-                    File::options().create(true).append(true).open(dir.join(format!("{component}_{stream}.txt")))?,
+                    File::options()
+                        .create(true)
+                        .append(true)
+                        .open(dir.join(format!("{component}_{stream}.txt")))?,
                 ))
             }
             None => None,
         };
         Ok(Self {
-            inner: Arc::new(LogSink { prefix: format!("[{component}] "), to_stderr: stream == "stderr", file, quiet }),
+            inner: Arc::new(LogSink {
+                prefix: format!("[{component}] "),
+                to_stderr: stream == "stderr",
+                file,
+                quiet,
+            }),
         })
     }
 
@@ -64,12 +77,12 @@ impl ComponentLog {
         }
         let chunk: Vec<u8> = pending.drain(..cut).collect();
         let sink = &self.inner;
-        if let Some(file) = &sink.file {
-            if let Ok(mut f) = file.lock() {
-                let _ = f.write_all(&chunk);
-                if flush_partial && !chunk.ends_with(b"\n") {
-                    let _ = f.write_all(b"\n");
-                }
+        if let Some(file) = &sink.file
+            && let Ok(mut f) = file.lock()
+        {
+            let _ = f.write_all(&chunk);
+            if flush_partial && !chunk.ends_with(b"\n") {
+                let _ = f.write_all(b"\n");
             }
         }
         if sink.quiet {
@@ -97,11 +110,17 @@ impl IsTerminal for ComponentLog {
 
 impl StdoutStream for ComponentLog {
     fn p2_stream(&self) -> Box<dyn OutputStream> {
-        Box::new(LineWriter { log: self.clone(), pending: Vec::new() })
+        Box::new(LineWriter {
+            log: self.clone(),
+            pending: Vec::new(),
+        })
     }
 
     fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
-        Box::new(LineWriter { log: self.clone(), pending: Vec::new() })
+        Box::new(LineWriter {
+            log: self.clone(),
+            pending: Vec::new(),
+        })
     }
 }
 
@@ -141,7 +160,11 @@ impl OutputStream for LineWriter {
 }
 
 impl tokio::io::AsyncWrite for LineWriter {
-    fn poll_write(mut self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         let this = &mut *self;
         this.log.write_lines(&mut this.pending, buf, false);
         Poll::Ready(Ok(buf.len()))
@@ -165,7 +188,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("careflow-logs-{}", std::process::id()));
         let log = ComponentLog::open(Some(&dir), "admin", "stdout", true).unwrap();
         {
-            let mut w = LineWriter { log: log.clone(), pending: Vec::new() };
+            let mut w = LineWriter {
+                log: log.clone(),
+                pending: Vec::new(),
+            };
             w.write(Bytes::from_static(b"hello ")).unwrap();
             w.write(Bytes::from_static(b"world\npartial")).unwrap();
         }

@@ -26,7 +26,11 @@ use clap::{Parser, Subcommand};
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 #[derive(Parser)]
-#[command(name = "careflow", version, about = "Build and run careflow's Spin application locally")]
+#[command(
+    name = "careflow",
+    version,
+    about = "Build and run careflow's Spin application locally"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -91,7 +95,12 @@ fn main() {
     }
 }
 
-fn load(app: &AppArgs) -> anyhow::Result<(careflow_manifest::Manifest, careflow_manifest::RuntimeConfig)> {
+fn load(
+    app: &AppArgs,
+) -> anyhow::Result<(
+    careflow_manifest::Manifest,
+    careflow_manifest::RuntimeConfig,
+)> {
     let manifest = careflow_manifest::load_manifest(&app.manifest)?;
     let runtime = match &app.runtime_config_file {
         Some(f) => careflow_manifest::load_runtime_config(f)?,
@@ -125,17 +134,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 runtime.sqlite_databases.len(),
             );
             if !missing.is_empty() {
-                println!("note: not built yet (run `careflow build`): {}", missing.join(", "));
+                println!(
+                    "note: not built yet (run `careflow build`): {}",
+                    missing.join(", ")
+                );
             }
             Ok(())
         }
-        Command::Up { app, listen, state_dir, cache_dir, build, request_timeout, max_body_bytes, quiet } => {
+        Command::Up {
+            app,
+            listen,
+            state_dir,
+            cache_dir,
+            build,
+            request_timeout,
+            max_body_bytes,
+            quiet,
+        } => {
             let (manifest, runtime) = load(&app)?;
             if build {
                 builder::build(&manifest)?;
             }
             let state_dir = state_dir.unwrap_or_else(|| PathBuf::from(".spin"));
-            let state_dir = if state_dir.is_absolute() { state_dir } else { manifest.dir.join(state_dir) };
+            let state_dir = if state_dir.is_absolute() {
+                state_dir
+            } else {
+                manifest.dir.join(state_dir)
+            };
             let options = app::RunOptions {
                 cache_dir: cache_dir.unwrap_or_else(|| state_dir.join("cache")),
                 state_dir,
@@ -155,7 +180,9 @@ fn up(
     options: app::RunOptions,
     listen: SocketAddr,
 ) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let listener = server::bind(listen).await?;
         let app = app::App::load(manifest, runtime, options)?;
@@ -166,9 +193,16 @@ fn up(
             .http
             .routes
             .iter()
-            .filter_map(|r| r.route.as_ref().map(|p| format!("  {} → {}", p, r.component)))
+            .filter_map(|r| {
+                r.route
+                    .as_ref()
+                    .map(|p| format!("  {} → {}", p, r.component))
+            })
             .collect();
-        println!("careflow: serving `{}` on http://{listen}", app.manifest.application.name);
+        println!(
+            "careflow: serving `{}` on http://{listen}",
+            app.manifest.application.name
+        );
         println!("{}", routes.join("\n"));
         print_state(&app.options.state_dir);
         server::serve(app, listener, shutdown_signal()).await?;
@@ -180,7 +214,11 @@ fn up(
 }
 
 fn print_state(state_dir: &Path) {
-    println!("careflow: state in {} (logs in {})", state_dir.display(), state_dir.join("logs").display());
+    println!(
+        "careflow: state in {} (logs in {})",
+        state_dir.display(),
+        state_dir.join("logs").display()
+    );
 }
 
 fn start_epoch_ticker(engine: &wasmtime::Engine) {
@@ -196,7 +234,9 @@ fn start_epoch_ticker(engine: &wasmtime::Engine) {
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler").ok();
+    let mut term = signal(SignalKind::terminate())
+        .context("SIGTERM handler")
+        .ok();
     let terminate = async {
         match term.as_mut() {
             Some(t) => {

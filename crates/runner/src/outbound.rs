@@ -24,7 +24,13 @@ impl OutboundHooks {
     }
 }
 
-type SendResult = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error>;
+type SendResult = Result<
+    (
+        http::Response<WasiBody>,
+        Box<dyn Future<Output = Result<(), Error>> + Send>,
+    ),
+    Error,
+>;
 
 /// Where an outgoing request goes once the allow-list has let it through.
 enum Destination {
@@ -59,8 +65,12 @@ impl WasiHttpHooks for OutboundHooks {
             let scheme = uri.scheme_str().unwrap_or("http").to_string();
             let host = uri.host().unwrap_or_default().to_ascii_lowercase();
             let port = uri.port_u16().unwrap_or_else(|| default_port(&scheme));
-            if !component.outbound.iter().any(|rule| rule.allows(&scheme, &host, port)) {
-                let _ = component.stderr_line(&format!(
+            if !component
+                .outbound
+                .iter()
+                .any(|rule| rule.allows(&scheme, &host, port))
+            {
+                component.stderr_line(&format!(
                     "outbound request to {scheme}://{host}:{port} denied: add it to allowed_outbound_hosts of [component.{}] in spin.toml",
                     component.id
                 ));
@@ -69,25 +79,45 @@ impl WasiHttpHooks for OutboundHooks {
             let target = match destination(&host) {
                 Destination::Network => {
                     use http_body_util::BodyExt;
-                    let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-                    return Ok((res.map(BodyExt::boxed_unsync), Box::new(io) as Box<dyn Future<Output = _> + Send>));
+                    let (res, io) =
+                        wasmtime_wasi_http::default_send_request(request, options).await?;
+                    return Ok((
+                        res.map(BodyExt::boxed_unsync),
+                        Box::new(io) as Box<dyn Future<Output = _> + Send>,
+                    ));
                 }
                 Destination::SelfApp => {
-                    let m = app.router.find(uri.path()).ok_or(Error::DestinationNotFound)?;
-                    (m.target.clone(), RouteInfo::from_match(&app.manifest.http.base, &m))
+                    let m = app
+                        .router
+                        .find(uri.path())
+                        .ok_or(Error::DestinationNotFound)?;
+                    (
+                        m.target.clone(),
+                        RouteInfo::from_match(&app.manifest.http.base, &m),
+                    )
                 }
                 Destination::Component(id) => {
-                    let router = app.component_routers.get(&id).ok_or(Error::DestinationNotFound)?;
+                    let router = app
+                        .component_routers
+                        .get(&id)
+                        .ok_or(Error::DestinationNotFound)?;
                     let m = router.find(uri.path()).ok_or(Error::DestinationNotFound)?;
                     (id, RouteInfo::from_match("/", &m))
                 }
             };
             let (id, route) = target;
-            let callee = app.components.get(&id).cloned().ok_or(Error::DestinationNotFound)?;
+            let callee = app
+                .components
+                .get(&id)
+                .cloned()
+                .ok_or(Error::DestinationNotFound)?;
             let response = invoke_http(&app, &callee, request, route, None)
                 .await
                 .map_err(|e| Error::InternalError(Some(format!("{e:#}"))))?;
-            Ok((response, Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>))
+            Ok((
+                response,
+                Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
+            ))
         })
     }
 }
@@ -98,7 +128,9 @@ mod tests {
 
     #[test]
     fn internal_hosts_name_a_component() {
-        assert!(matches!(destination("admin.spin.internal"), Destination::Component(id) if id == "admin"));
+        assert!(
+            matches!(destination("admin.spin.internal"), Destination::Component(id) if id == "admin")
+        );
         assert!(matches!(destination("self"), Destination::SelfApp));
         assert!(matches!(destination("example.com"), Destination::Network));
     }

@@ -44,20 +44,39 @@ impl RouteInfo {
 
 pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response<HyperOutgoingBody> {
     let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
-    let mut res = Response::new(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed_unsync());
+    let mut res = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
     *res.status_mut() = status;
-    res.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     res
 }
 
 /// Serves one request from the outside.
-pub async fn handle(app: Arc<App>, req: Request<hyper::body::Incoming>, client: SocketAddr) -> Response<HyperOutgoingBody> {
+pub async fn handle(
+    app: Arc<App>,
+    req: Request<hyper::body::Incoming>,
+    client: SocketAddr,
+) -> Response<HyperOutgoingBody> {
     let limit = app.options.max_request_body;
     if req.body().size_hint().lower() > limit as u64 {
-        return json_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", &format!("request body is larger than {limit} bytes"));
+        return json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            &format!("request body is larger than {limit} bytes"),
+        );
     }
     let Some(m) = app.router.find(req.uri().path()) else {
-        return json_error(StatusCode::NOT_FOUND, "not_found", &format!("no route for {}", req.uri().path()));
+        return json_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("no route for {}", req.uri().path()),
+        );
     };
     let route = RouteInfo::from_match(&app.manifest.http.base, &m);
     let component = app.components[m.target].clone();
@@ -73,7 +92,11 @@ pub async fn handle(app: Arc<App>, req: Request<hyper::body::Incoming>, client: 
         Ok(res) => res,
         Err(e) => {
             component.stderr_line(&format!("request failed: {e:#}"));
-            json_error(StatusCode::INTERNAL_SERVER_ERROR, "component_failed", "the component failed to handle the request; see the runner's log")
+            json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "component_failed",
+                "the component failed to handle the request; see the runner's log",
+            )
         }
     }
 }
@@ -90,17 +113,26 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<HttpError>,
 {
-    let pre = component.http.clone().context("component has no HTTP handler")?;
+    let pre = component
+        .http
+        .clone()
+        .context("component has no HTTP handler")?;
     add_spin_headers(&mut req, &route, client);
     let mut store = app.new_store(component);
     let (sender, receiver) = tokio::sync::oneshot::channel();
-    let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
+    let incoming = store
+        .data_mut()
+        .http()
+        .new_incoming_request(Scheme::Http, req)?;
     let outparam = store.data_mut().http().new_response_outparam(sender)?;
     let timeout = app.options.request_timeout;
     let task = tokio::task::spawn(async move {
         let run = async {
             let proxy = pre.instantiate_async(&mut store).await?;
-            proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam).await
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, outparam)
+                .await
         };
         match tokio::time::timeout(timeout, run).await {
             Ok(result) => result,
@@ -111,7 +143,9 @@ where
         Ok(Ok(res)) => Ok(res),
         Ok(Err(code)) => Err(anyhow::anyhow!("component answered with error {code:?}")),
         Err(_) => match task.await {
-            Ok(Ok(())) => Err(anyhow::anyhow!("component returned without setting a response")),
+            Ok(Ok(())) => Err(anyhow::anyhow!(
+                "component returned without setting a response"
+            )),
             Ok(Err(e)) => Err(anyhow::anyhow!("{e:?}")),
             Err(e) => Err(e.into()),
         },
@@ -126,14 +160,21 @@ fn add_spin_headers<B>(req: &mut Request<B>, route: &RouteInfo, client: Option<S
         .map(str::to_string)
         .or_else(|| req.uri().authority().map(|a| a.to_string()))
         .unwrap_or_else(|| "localhost".into());
-    let path_and_query = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
     let full_url = format!("http://{host}{path_and_query}");
     if let Ok(uri) = full_url.parse() {
         *req.uri_mut() = uri;
     }
     let headers = req.headers_mut();
     let mut set = |name: String, value: &str| {
-        if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(name), HeaderValue::from_str(value)) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::try_from(name),
+            HeaderValue::from_str(value),
+        ) {
             headers.insert(name, value);
         }
     };
@@ -141,13 +182,19 @@ fn add_spin_headers<B>(req: &mut Request<B>, route: &RouteInfo, client: Option<S
     set("spin-path-info".into(), &route.path_info);
     set("spin-matched-route".into(), &route.matched_route);
     set("spin-component-route".into(), &route.component_route);
-    set("spin-raw-component-route".into(), &route.raw_component_route);
+    set(
+        "spin-raw-component-route".into(),
+        &route.raw_component_route,
+    );
     set("spin-base-path".into(), &route.base);
     if let Some(client) = client {
         set("spin-client-addr".into(), &client.to_string());
     }
     for (name, value) in &route.params {
-        set(format!("spin-path-match-{}", name.to_ascii_lowercase()), value);
+        set(
+            format!("spin-path-match-{}", name.to_ascii_lowercase()),
+            value,
+        );
     }
 }
 
@@ -163,7 +210,11 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.
-pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     use hyper_util::rt::TokioIo;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();

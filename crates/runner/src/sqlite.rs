@@ -14,7 +14,9 @@ use anyhow::Context as _;
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 use wasmtime::component::Resource;
 
-use crate::spin_bindings::platform::fermyon::spin::sqlite::{self, Error, QueryResult, RowResult, Value};
+use crate::spin_bindings::platform::fermyon::spin::sqlite::{
+    self, Error, QueryResult, RowResult, Value,
+};
 use crate::state::HostState;
 
 /// How long a writer waits for another connection's transaction.
@@ -34,8 +36,14 @@ impl Database {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let db = Self { path: path.to_path_buf(), idle: Mutex::new(Vec::new()), write_lock: Arc::new(AsyncMutex::new(())) };
-        let conn = db.connect().with_context(|| format!("opening SQLite database {}", path.display()))?;
+        let db = Self {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+            write_lock: Arc::new(AsyncMutex::new(())),
+        };
+        let conn = db
+            .connect()
+            .with_context(|| format!("opening SQLite database {}", path.display()))?;
         db.release(conn);
         Ok(db)
     }
@@ -43,7 +51,9 @@ impl Database {
     fn connect(&self) -> rusqlite::Result<rusqlite::Connection> {
         let conn = rusqlite::Connection::open(&self.path)?;
         conn.busy_timeout(WRITE_WAIT)?;
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        )?;
         Ok(conn)
     }
 
@@ -62,10 +72,10 @@ impl Database {
                 return;
             }
         }
-        if let Ok(mut idle) = self.idle.lock() {
-            if idle.len() < POOL_SIZE {
-                idle.push(conn);
-            }
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < POOL_SIZE
+        {
+            idle.push(conn);
         }
     }
 }
@@ -95,7 +105,11 @@ fn needs_write_lock(sql: &str, readonly: bool) -> bool {
     if !readonly {
         return true;
     }
-    let head = sql.trim_start().get(..9).unwrap_or(sql.trim_start()).to_ascii_uppercase();
+    let head = sql
+        .trim_start()
+        .get(..9)
+        .unwrap_or(sql.trim_start())
+        .to_ascii_uppercase();
     head.starts_with("BEGIN") || head.starts_with("SAVEPOINT")
 }
 
@@ -123,7 +137,11 @@ fn from_sql(value: rusqlite::types::ValueRef<'_>) -> Value {
 
 fn run(conn: &rusqlite::Connection, sql: &str, params: Vec<Value>) -> Result<QueryResult, Error> {
     let mut stmt = conn.prepare_cached(sql).map_err(io)?;
-    let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_string).collect();
+    let columns: Vec<String> = stmt
+        .column_names()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     let params: Vec<rusqlite::types::Value> = params.into_iter().map(to_sql).collect();
     let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(io)?;
     let mut out = Vec::new();
@@ -140,7 +158,10 @@ fn run(conn: &rusqlite::Connection, sql: &str, params: Vec<Value>) -> Result<Que
 impl sqlite::Host for HostState {}
 
 impl sqlite::HostConnection for HostState {
-    async fn open(&mut self, database: String) -> wasmtime::Result<Result<Resource<OpenConnection>, Error>> {
+    async fn open(
+        &mut self,
+        database: String,
+    ) -> wasmtime::Result<Result<Resource<OpenConnection>, Error>> {
         if !self.component.sqlite_databases.contains(&database) {
             return Ok(Err(Error::AccessDenied));
         }
@@ -151,7 +172,11 @@ impl sqlite::HostConnection for HostState {
             Ok(c) => c,
             Err(e) => return Ok(Err(io(e))),
         };
-        Ok(Ok(self.table.push(OpenConnection { db, conn: Some(conn), write_guard: None })?))
+        Ok(Ok(self.table.push(OpenConnection {
+            db,
+            conn: Some(conn),
+            write_guard: None,
+        })?))
     }
 
     async fn execute(
@@ -172,7 +197,11 @@ impl sqlite::HostConnection for HostState {
             let lock = open.db.write_lock.clone();
             match tokio::time::timeout(WRITE_WAIT, lock.lock_owned()).await {
                 Ok(guard) => open.write_guard = Some(guard),
-                Err(_) => return Ok(Err(Error::Io("database is busy: another writer held it too long".into()))),
+                Err(_) => {
+                    return Ok(Err(Error::Io(
+                        "database is busy: another writer held it too long".into(),
+                    )));
+                }
             }
         }
         let conn = open.conn.as_ref().expect("checked above");
@@ -207,11 +236,14 @@ mod tests {
         let path = std::env::temp_dir().join(format!("careflow-sqlite-{}.db", std::process::id()));
         let db = Database::open(&path).unwrap();
         let conn = db.acquire().unwrap();
-        conn.execute_batch("CREATE TABLE IF NOT EXISTS t (x); BEGIN; INSERT INTO t VALUES (1);").unwrap();
+        conn.execute_batch("CREATE TABLE IF NOT EXISTS t (x); BEGIN; INSERT INTO t VALUES (1);")
+            .unwrap();
         db.release(conn);
         let conn = db.acquire().unwrap();
         assert!(conn.is_autocommit());
-        let n: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 0);
         drop(conn);
         let _ = std::fs::remove_file(&path);

@@ -27,7 +27,11 @@ pub fn resolve_app_variables(
         }
     }
     if !missing.is_empty() {
-        bail!("{}: required variables have no value: {}", manifest.file.display(), missing.join(", "));
+        bail!(
+            "{}: required variables have no value: {}",
+            manifest.file.display(),
+            missing.join(", ")
+        );
     }
     Ok(values)
 }
@@ -42,7 +46,10 @@ pub fn component_variables(
         .iter()
         .map(|(name, template)| {
             let value = template.render(|v| {
-                app_values.get(v).cloned().ok_or_else(|| anyhow::anyhow!("variable `{v}` has no value"))
+                app_values
+                    .get(v)
+                    .cloned()
+                    .ok_or_else(|| anyhow::anyhow!("variable `{v}` has no value"))
             })?;
             Ok((name.clone(), value))
         })
@@ -52,14 +59,16 @@ pub fn component_variables(
 impl variables::Host for HostState {
     async fn get(&mut self, name: String) -> wasmtime::Result<Result<String, Error>> {
         if !careflow_manifest::is_variable_name(&name) {
-            return Ok(Err(Error::InvalidName(format!("{name:?} is not a valid variable name"))));
+            return Ok(Err(Error::InvalidName(format!(
+                "{name:?} is not a valid variable name"
+            ))));
         }
-        Ok(self
-            .component
-            .variables
-            .get(&name)
-            .cloned()
-            .ok_or_else(|| Error::Undefined(format!("no variable `{name}` in component `{}`", self.component.id))))
+        Ok(self.component.variables.get(&name).cloned().ok_or_else(|| {
+            Error::Undefined(format!(
+                "no variable `{name}` in component `{}`",
+                self.component.id
+            ))
+        }))
     }
 }
 
@@ -100,7 +109,9 @@ variables = { message = "{{ greeting }}, {{ token }}!" }
 
     #[test]
     fn missing_required_variable_names_its_env_var() {
-        let err = resolve_app_variables(&manifest(), |_| None).unwrap_err().to_string();
+        let err = resolve_app_variables(&manifest(), |_| None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("SPIN_VARIABLE_TOKEN"), "{err}");
     }
 }

@@ -46,7 +46,10 @@ pub struct Row<'a> {
 
 impl Rows {
     pub fn iter(&self) -> impl Iterator<Item = Row<'_>> {
-        self.rows.iter().map(|values| Row { columns: &self.columns, values })
+        self.rows.iter().map(|values| Row {
+            columns: &self.columns,
+            values,
+        })
     }
 
     pub fn first(&self) -> Option<Row<'_>> {
@@ -82,7 +85,11 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Sql(String),
     #[error("migration {version} ({name}) failed: {message}")]
-    Migration { version: i64, name: &'static str, message: String },
+    Migration {
+        version: i64,
+        name: &'static str,
+        message: String,
+    },
 }
 
 /// A connection to the system of record.
@@ -94,7 +101,10 @@ pub trait Db {
     /// rolled back otherwise, so a failed request leaves no half-written
     /// record. Savepoints make it nest: an inner unit of work joins the
     /// outer one.
-    fn transaction<T, E: From<StoreError>>(&self, work: impl FnOnce(&Self) -> Result<T, E>) -> Result<T, E>
+    fn transaction<T, E: From<StoreError>>(
+        &self,
+        work: impl FnOnce(&Self) -> Result<T, E>,
+    ) -> Result<T, E>
     where
         Self: Sized,
     {

@@ -15,7 +15,12 @@ pub enum Replay {
 }
 
 /// Looks up `key` in `scope` (a workspace id, or `platform`).
-pub fn replay(db: &impl Db, scope: &str, key: &str, request_hash: &str) -> Result<Replay, StoreError> {
+pub fn replay(
+    db: &impl Db,
+    scope: &str,
+    key: &str,
+    request_hash: &str,
+) -> Result<Replay, StoreError> {
     let rows = db.execute(
         "SELECT request_hash, status, body FROM idempotency_keys WHERE workspace_id = ? AND key = ?",
         &[scope.into(), key.into()],
@@ -32,7 +37,15 @@ pub fn replay(db: &impl Db, scope: &str, key: &str, request_hash: &str) -> Resul
 
 /// Stores the answer given to `key`; call it in the same transaction as the
 /// work so both commit or neither does.
-pub fn remember(db: &impl Db, scope: &str, key: &str, request_hash: &str, status: u16, body: &str, now: &str) -> Result<(), StoreError> {
+pub fn remember(
+    db: &impl Db,
+    scope: &str,
+    key: &str,
+    request_hash: &str,
+    status: u16,
+    body: &str,
+    now: &str,
+) -> Result<(), StoreError> {
     db.execute(
         "INSERT INTO idempotency_keys (workspace_id, key, request_hash, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         &[scope.into(), key.into(), request_hash.into(), SqlValue::Integer(i64::from(status)), body.into(), now.into()],
@@ -51,7 +64,13 @@ mod tests {
         crate::migrate(&db).unwrap();
         assert_eq!(replay(&db, "w1", "k", "h1").unwrap(), Replay::New);
         remember(&db, "w1", "k", "h1", 201, "{\"id\":1}", "now").unwrap();
-        assert_eq!(replay(&db, "w1", "k", "h1").unwrap(), Replay::Answer { status: 201, body: "{\"id\":1}".into() });
+        assert_eq!(
+            replay(&db, "w1", "k", "h1").unwrap(),
+            Replay::Answer {
+                status: 201,
+                body: "{\"id\":1}".into()
+            }
+        );
         assert_eq!(replay(&db, "w1", "k", "h2").unwrap(), Replay::Mismatch);
         assert_eq!(replay(&db, "w2", "k", "h1").unwrap(), Replay::New);
     }

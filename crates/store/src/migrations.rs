@@ -62,7 +62,10 @@ const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 /// The highest applied migration, 0 for an empty database.
 pub fn schema_version(db: &impl Db) -> Result<i64, StoreError> {
     db.execute(VERSION_TABLE, &[])?;
-    let rows = db.execute("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations", &[])?;
+    let rows = db.execute(
+        "SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations",
+        &[],
+    )?;
     Ok(rows.first().and_then(|r| r.int("v")).unwrap_or(0))
 }
 
@@ -80,11 +83,12 @@ pub fn migrate(db: &impl Db) -> Result<i64, StoreError> {
         let current = schema_version(db)?;
         for m in MIGRATIONS.iter().filter(|m| m.version > current) {
             for statement in m.statements {
-                db.execute(statement, &[]).map_err(|e| StoreError::Migration {
-                    version: m.version,
-                    name: m.name,
-                    message: e.to_string(),
-                })?;
+                db.execute(statement, &[])
+                    .map_err(|e| StoreError::Migration {
+                        version: m.version,
+                        name: m.name,
+                        message: e.to_string(),
+                    })?;
             }
             db.execute(
                 "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
@@ -108,8 +112,13 @@ mod tests {
         let latest = MIGRATIONS.last().unwrap().version;
         assert_eq!(migrate(&db).unwrap(), latest);
         assert_eq!(migrate(&db).unwrap(), latest);
-        let rows = db.execute("SELECT count(*) AS n FROM schema_migrations", &[]).unwrap();
-        assert_eq!(rows.first().unwrap().int("n"), Some(MIGRATIONS.len() as i64));
+        let rows = db
+            .execute("SELECT count(*) AS n FROM schema_migrations", &[])
+            .unwrap();
+        assert_eq!(
+            rows.first().unwrap().int("n"),
+            Some(MIGRATIONS.len() as i64)
+        );
     }
 
     #[test]
@@ -121,8 +130,17 @@ mod tests {
             .unwrap();
         for t in tables.iter() {
             let name = t.text("name").unwrap();
-            let cols = db.execute(&format!("SELECT name FROM pragma_table_info('{name}')"), &[]).unwrap();
-            assert!(cols.iter().any(|c| c.text("name").as_deref() == Some("workspace_id")), "{name} lacks workspace_id");
+            let cols = db
+                .execute(
+                    &format!("SELECT name FROM pragma_table_info('{name}')"),
+                    &[],
+                )
+                .unwrap();
+            assert!(
+                cols.iter()
+                    .any(|c| c.text("name").as_deref() == Some("workspace_id")),
+                "{name} lacks workspace_id"
+            );
         }
     }
 
@@ -131,12 +149,17 @@ mod tests {
         let db = NativeDb::in_memory();
         migrate(&db).unwrap();
         let result: Result<(), StoreError> = db.transaction(|db| {
-            db.execute("INSERT INTO workspaces (id, name, created_at) VALUES ('w', 'W', 'now')", &[])?;
+            db.execute(
+                "INSERT INTO workspaces (id, name, created_at) VALUES ('w', 'W', 'now')",
+                &[],
+            )?;
             db.execute("INSERT INTO nope VALUES (1)", &[])?;
             Ok(())
         });
         assert!(result.is_err());
-        let rows = db.execute("SELECT count(*) AS n FROM workspaces", &[]).unwrap();
+        let rows = db
+            .execute("SELECT count(*) AS n FROM workspaces", &[])
+            .unwrap();
         assert_eq!(rows.first().unwrap().int("n"), Some(0));
     }
 }

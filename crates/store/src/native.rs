@@ -18,7 +18,11 @@ impl Db for NativeDb {
     fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Rows, StoreError> {
         use rusqlite::types::{Value, ValueRef};
         let mut stmt = self.0.prepare_cached(sql).map_err(err)?;
-        let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_string).collect();
+        let columns: Vec<String> = stmt
+            .column_names()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         let params = params.iter().map(|p| match p {
             SqlValue::Integer(i) => Value::Integer(*i),
             SqlValue::Real(f) => Value::Real(*f),
@@ -26,7 +30,9 @@ impl Db for NativeDb {
             SqlValue::Blob(b) => Value::Blob(b.clone()),
             SqlValue::Null => Value::Null,
         });
-        let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(err)?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params))
+            .map_err(err)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(err)? {
             let mut values = Vec::with_capacity(columns.len());

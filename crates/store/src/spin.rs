@@ -27,7 +27,10 @@ impl Db for SpinDb {
                 SqlValue::Null => Value::Null,
             })
             .collect();
-        let result = self.0.execute(sql, &params).map_err(|e| StoreError::Sql(e.to_string()))?;
+        let result = self
+            .0
+            .execute(sql, &params)
+            .map_err(|e| StoreError::Sql(e.to_string()))?;
         Ok(Rows {
             columns: result.columns,
             rows: result

@@ -9,7 +9,10 @@ use sha2::{Digest, Sha256};
 pub enum Lookup {
     /// Serve this file (relative, no leading `/`); `fallback` is the file
     /// to try when it does not exist.
-    File { path: String, fallback: Option<String> },
+    File {
+        path: String,
+        fallback: Option<String>,
+    },
     /// The path tries to leave the static root or is malformed.
     Rejected,
 }
@@ -26,21 +29,32 @@ pub fn lookup(url_path: &str) -> Lookup {
         match segment {
             "" | "." => {}
             ".." => return Lookup::Rejected,
-            s if s.contains('\\') || s.contains('\0') || s.starts_with('.') => return Lookup::Rejected,
+            s if s.contains('\\') || s.contains('\0') || s.starts_with('.') => {
+                return Lookup::Rejected;
+            }
             s => parts.push(s),
         }
     }
     if parts.is_empty() {
-        return Lookup::File { path: INDEX.into(), fallback: None };
+        return Lookup::File {
+            path: INDEX.into(),
+            fallback: None,
+        };
     }
     let path = parts.join("/");
     let has_extension = parts.last().is_some_and(|last| last.contains('.'));
-    Lookup::File { path, fallback: (!has_extension).then(|| INDEX.to_string()) }
+    Lookup::File {
+        path,
+        fallback: (!has_extension).then(|| INDEX.to_string()),
+    }
 }
 
 /// The `Content-Type` for a file name.
 pub fn content_type(path: &str) -> &'static str {
-    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = path
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     match ext.as_str() {
         "html" | "htm" => "text/html; charset=utf-8",
         "css" => "text/css; charset=utf-8",
@@ -71,14 +85,21 @@ pub fn etag(contents: &[u8]) -> String {
 /// Whether `If-None-Match` already names `etag` (so the answer is `304`).
 pub fn not_modified(if_none_match: Option<&str>, etag: &str) -> bool {
     if_none_match.is_some_and(|header| {
-        header.split(',').map(str::trim).any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
+        header
+            .split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag))
     })
 }
 
 /// `Cache-Control`: the entry page is revalidated every time so a deploy
 /// shows at once; other assets may be cached briefly.
 pub fn cache_control(path: &str) -> &'static str {
-    if path.ends_with(".html") { "no-cache" } else { "public, max-age=300" }
+    if path.ends_with(".html") {
+        "no-cache"
+    } else {
+        "public, max-age=300"
+    }
 }
 
 #[cfg(test)]
@@ -87,10 +108,34 @@ mod tests {
 
     #[test]
     fn root_and_app_routes_fall_back_to_index() {
-        assert_eq!(lookup(""), Lookup::File { path: INDEX.into(), fallback: None });
-        assert_eq!(lookup("/"), Lookup::File { path: INDEX.into(), fallback: None });
-        assert_eq!(lookup("/campaigns/42"), Lookup::File { path: "campaigns/42".into(), fallback: Some(INDEX.into()) });
-        assert_eq!(lookup("/app.js"), Lookup::File { path: "app.js".into(), fallback: None });
+        assert_eq!(
+            lookup(""),
+            Lookup::File {
+                path: INDEX.into(),
+                fallback: None
+            }
+        );
+        assert_eq!(
+            lookup("/"),
+            Lookup::File {
+                path: INDEX.into(),
+                fallback: None
+            }
+        );
+        assert_eq!(
+            lookup("/campaigns/42"),
+            Lookup::File {
+                path: "campaigns/42".into(),
+                fallback: Some(INDEX.into())
+            }
+        );
+        assert_eq!(
+            lookup("/app.js"),
+            Lookup::File {
+                path: "app.js".into(),
+                fallback: None
+            }
+        );
     }
 
     #[test]
