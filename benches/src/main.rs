@@ -38,6 +38,17 @@ enum Cmd {
         #[arg(long)]
         spin: Option<PathBuf>,
     },
+    /// Drive an already running server (for profiling it).
+    Load {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long, default_value = "/hello")]
+        path: String,
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
     /// Internal: a native hyper server answering `hello`.
     NativeHello {
         #[arg(long)]
@@ -48,13 +59,41 @@ enum Cmd {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Cmd::NativeHello { listen } => native_hello(listen),
-        Cmd::Http { seconds, clients, spin } => http_bench(Duration::from_secs(seconds), &clients, spin.as_deref()),
+        Cmd::Load {
+            addr,
+            path,
+            clients,
+            seconds,
+        } => {
+            let p = load(
+                addr,
+                &path,
+                clients,
+                Duration::ZERO,
+                Duration::from_secs(seconds),
+            )?;
+            println!(
+                "{path} at {clients} clients: {:.0} req/s, p50 {}, p99 {}, {} errors",
+                p.rps,
+                ms(p.p50),
+                ms(p.p99),
+                p.errors
+            );
+            Ok(())
+        }
+        Cmd::Http {
+            seconds,
+            clients,
+            spin,
+        } => http_bench(Duration::from_secs(seconds), &clients, spin.as_deref()),
     }
 }
 
 fn native_hello(listen: SocketAddr) -> anyhow::Result<()> {
     // Same shape as the runner: a multi-threaded tokio runtime, HTTP/1.1.
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         loop {
@@ -63,21 +102,32 @@ fn native_hello(listen: SocketAddr) -> anyhow::Result<()> {
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(|_req| async {
                     Ok::<_, std::convert::Infallible>(
-                        http::Response::builder().header("content-type", "text/plain").body(Full::new(Bytes::from_static(b"hello"))).expect("static response"),
+                        http::Response::builder()
+                            .header("content-type", "text/plain")
+                            .body(Full::new(Bytes::from_static(b"hello")))
+                            .expect("static response"),
                     )
                 });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
             });
         }
     })
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf()
 }
 
 struct Server {
@@ -108,13 +158,24 @@ fn wait_listening(addr: SocketAddr, child: &mut Child) -> anyhow::Result<()> {
 }
 
 fn start(name: &str, mut cmd: Command, addr: SocketAddr) -> anyhow::Result<Server> {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().with_context(|| format!("starting {name}"))?;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {name}"))?;
     wait_listening(addr, &mut child)?;
-    Ok(Server { name: name.to_string(), child, addr })
+    Ok(Server {
+        name: name.to_string(),
+        child,
+        addr,
+    })
 }
 
 fn sibling(bin: &str) -> PathBuf {
-    std::env::current_exe().expect("bench path").with_file_name(bin)
+    std::env::current_exe()
+        .expect("bench path")
+        .with_file_name(bin)
 }
 
 /// One measured point.
@@ -127,9 +188,18 @@ struct Point {
 
 /// Closed loop: each connection sends the next request as soon as the
 /// previous answer is read.
-fn load(addr: SocketAddr, path: &str, clients: usize, warmup: Duration, measure: Duration) -> anyhow::Result<Point> {
+fn load(
+    addr: SocketAddr,
+    path: &str,
+    clients: usize,
+    warmup: Duration,
+    measure: Duration,
+) -> anyhow::Result<Point> {
     // The load generator gets its own two threads, like autocannon would.
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let start = Instant::now();
         let measure_from = start + warmup;
@@ -142,14 +212,19 @@ fn load(addr: SocketAddr, path: &str, clients: usize, warmup: Duration, measure:
                 let mut errors = 0usize;
                 let stream = tokio::net::TcpStream::connect(addr).await?;
                 stream.set_nodelay(true)?;
-                let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+                let (mut sender, conn) =
+                    hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                        .await?;
                 tokio::spawn(conn);
                 loop {
                     let sent = Instant::now();
                     if sent >= end {
                         break;
                     }
-                    let req = http::Request::builder().uri(path.as_str()).header("host", "bench").body(Empty::<Bytes>::new())?;
+                    let req = http::Request::builder()
+                        .uri(path.as_str())
+                        .header("host", "bench")
+                        .body(Empty::<Bytes>::new())?;
                     let ok = match sender.send_request(req).await {
                         Ok(res) => {
                             let status = res.status();
@@ -176,15 +251,31 @@ fn load(addr: SocketAddr, path: &str, clients: usize, warmup: Duration, measure:
             errors += e;
         }
         all.sort_unstable();
-        let pick = |q: f64| Duration::from_micros(all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0) as u64);
-        Ok(Point { rps: all.len() as f64 / measure.as_secs_f64(), p50: pick(0.50), p99: pick(0.99), errors })
+        let pick = |q: f64| {
+            Duration::from_micros(
+                all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
+                    .copied()
+                    .unwrap_or(0) as u64,
+            )
+        };
+        Ok(Point {
+            rps: all.len() as f64 / measure.as_secs_f64(),
+            p50: pick(0.50),
+            p99: pick(0.99),
+            errors,
+        })
     })
 }
 
 fn rss_kib(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
-        status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
     };
     (field("VmRSS:"), field("VmHWM:"))
 }
@@ -197,7 +288,10 @@ fn http_bench(measure: Duration, clients: &[usize], spin: Option<&Path>) -> anyh
     let warmup = Duration::from_secs(1);
     let careflow = sibling("careflow");
     if !careflow.exists() {
-        bail!("{} is missing: cargo build --release -p careflow-runner", careflow.display());
+        bail!(
+            "{} is missing: cargo build --release -p careflow-runner",
+            careflow.display()
+        );
     }
     let hello_manifest = root().join("benches/hello/spin.toml");
     let state = std::env::temp_dir().join(format!("careflow-bench-{}", std::process::id()));
@@ -210,17 +304,31 @@ fn http_bench(measure: Duration, clients: &[usize], spin: Option<&Path>) -> anyh
 
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
     let mut cmd = Command::new(&careflow);
-    cmd.arg("up").arg("-f").arg(&hello_manifest).arg("--listen").arg(addr.to_string()).arg("--state-dir").arg(&state).arg("--quiet");
+    cmd.arg("up")
+        .arg("-f")
+        .arg(&hello_manifest)
+        .arg("--listen")
+        .arg(addr.to_string())
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--quiet");
     servers.push(start("careflow runner", cmd, addr)?);
 
     if let Some(spin) = spin {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
         let mut cmd = Command::new(spin);
-        cmd.arg("up").arg("-f").arg(&hello_manifest).arg("--listen").arg(addr.to_string());
+        cmd.arg("up")
+            .arg("-f")
+            .arg(&hello_manifest)
+            .arg("--listen")
+            .arg(addr.to_string());
         servers.push(start("Spin CLI", cmd, addr)?);
     }
 
-    println!("## HTTP hello: requests/s and latency (closed loop, {}s per point)\n", measure.as_secs());
+    println!(
+        "## HTTP hello: requests/s and latency (closed loop, {}s per point)\n",
+        measure.as_secs()
+    );
     println!("| server | clients | req/s | p50 | p99 | errors | vs native |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     let mut native_rps = std::collections::HashMap::new();
@@ -230,18 +338,32 @@ fn http_bench(measure: Duration, clients: &[usize], spin: Option<&Path>) -> anyh
             if server.name == "native hyper" {
                 native_rps.insert(c, p.rps);
             }
-            let ratio = native_rps.get(&c).map(|n| format!("{:.0} %", 100.0 * p.rps / n)).unwrap_or_default();
-            println!("| {} | {c} | {:.0} | {} | {} | {} | {ratio} |", server.name, p.rps, ms(p.p50), ms(p.p99), p.errors);
+            let ratio = native_rps
+                .get(&c)
+                .map(|n| format!("{:.0} %", 100.0 * p.rps / n))
+                .unwrap_or_default();
+            println!(
+                "| {} | {c} | {:.0} | {} | {} | {} | {ratio} |",
+                server.name,
+                p.rps,
+                ms(p.p50),
+                ms(p.p99),
+                p.errors
+            );
         }
     }
 
     println!("\n## One service-chaining hop (component → private component), 1 client\n");
-    println!("| server | direct p50 | chained p50 | added p50 | direct p99 | chained p99 | added p99 |");
+    println!(
+        "| server | direct p50 | chained p50 | added p50 | direct p99 | chained p99 | added p99 |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for server in servers.iter().filter(|s| s.name != "native hyper") {
         let direct = load(server.addr, "/hello", 1, warmup, measure)?;
         let chained = load(server.addr, "/hello/chain", 1, warmup, measure)?;
-        let added = |a: Duration, b: Duration| format!("{:.0} µs", (b.as_secs_f64() - a.as_secs_f64()) * 1e6);
+        let added = |a: Duration, b: Duration| {
+            format!("{:.0} µs", (b.as_secs_f64() - a.as_secs_f64()) * 1e6)
+        };
         println!(
             "| {} | {} | {} | {} | {} | {} | {} |",
             server.name,
@@ -255,20 +377,46 @@ fn http_bench(measure: Duration, clients: &[usize], spin: Option<&Path>) -> anyh
     }
     let runner = &servers[1];
     let (rss, hwm) = rss_kib(runner.child.id());
-    println!("\n## Memory\n\ncareflow runner serving the bench app after the load: RSS {:.1} MiB, peak {:.1} MiB", rss as f64 / 1024.0, hwm as f64 / 1024.0);
+    println!(
+        "\n## Memory\n\ncareflow runner serving the bench app after the load: RSS {:.1} MiB, peak {:.1} MiB",
+        rss as f64 / 1024.0,
+        hwm as f64 / 1024.0
+    );
     drop(servers);
 
     // The whole careflow app, every component loaded.
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
     let mut cmd = Command::new(&careflow);
-    cmd.arg("up").arg("-f").arg(root().join("spin.toml")).arg("--listen").arg(addr.to_string()).arg("--state-dir").arg(state.join("app")).arg("--quiet");
+    cmd.arg("up")
+        .arg("-f")
+        .arg(root().join("spin.toml"))
+        .arg("--listen")
+        .arg(addr.to_string())
+        .arg("--state-dir")
+        .arg(state.join("app"))
+        .arg("--quiet");
     cmd.env("SPIN_VARIABLE_ADMIN_TOKEN", "bench");
     let app = start("careflow app", cmd, addr)?;
-    let _ = load(app.addr, "/api/v1/health", 16, Duration::ZERO, Duration::from_secs(2))?;
+    let _ = load(
+        app.addr,
+        "/api/v1/health",
+        16,
+        Duration::ZERO,
+        Duration::from_secs(2),
+    )?;
     let (rss, hwm) = rss_kib(app.child.id());
-    println!("careflow runner with all of careflow's components loaded, after 2 s of /api/v1/health at 16 clients: RSS {:.1} MiB, peak {:.1} MiB", rss as f64 / 1024.0, hwm as f64 / 1024.0);
+    println!(
+        "careflow runner with all of careflow's components loaded, after 2 s of /api/v1/health at 16 clients: RSS {:.1} MiB, peak {:.1} MiB",
+        rss as f64 / 1024.0,
+        hwm as f64 / 1024.0
+    );
     let health = load(app.addr, "/api/v1/health", 16, warmup, measure)?;
-    println!("(`/api/v1/health`, a SQLite read + KV read per request, 16 clients: {:.0} req/s, p50 {}, p99 {})", health.rps, ms(health.p50), ms(health.p99));
+    println!(
+        "(`/api/v1/health`, a SQLite read + KV read per request, 16 clients: {:.0} req/s, p50 {}, p99 {})",
+        health.rps,
+        ms(health.p50),
+        ms(health.p99)
+    );
     drop(app);
     let _ = std::fs::remove_dir_all(&state);
     Ok(())
