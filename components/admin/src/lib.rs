@@ -1,6 +1,7 @@
-//! The `admin` component: health, workspaces, members and API keys under
-//! `/api/v1/`. Thin by design: it parses the request, calls
-//! `careflow-auth`, and maps the result to JSON.
+//! The `admin` component: health, workspaces, members and API keys, flows
+//! (drafts, validation, versions, dry runs) and run inspection under
+//! `/api/v1/`. Thin by design: it parses the request, calls `careflow-auth`
+//! or `careflow-engine`, and maps the result to JSON.
 
 use careflow_api::{ApiError, json_response, parse_json};
 use careflow_auth::{Context, Principal, authenticate};
@@ -22,6 +23,15 @@ impl Context for HostContext {
     }
     fn secret(&mut self) -> String {
         uuid::Uuid::new_v4().simple().to_string()
+    }
+}
+
+impl careflow_engine::Clock for HostContext {
+    fn now_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+    fn new_id(&mut self) -> String {
+        uuid::Uuid::new_v4().to_string()
     }
 }
 
@@ -150,6 +160,83 @@ fn route(req: &Request) -> Result<Response, ApiError> {
             method,
             req.path()
         ))),
+    }
+}
+
+/// Flows (A-V: validated on every save, publishable only without errors)
+/// and runs (inspection, cancel, retry).
+fn flows_and_runs(db: &SpinDb, req: &Request, principal: &Principal, method: &Method, path: &[&str]) -> Result<Response, ApiError> {
+    use careflow_engine::{flows, runs};
+    let (workspace, _) = principal.workspace()?;
+    let mut clock = HostContext;
+    let document = || -> Result<careflow_flow::Flow, ApiError> {
+        let value: serde_json::Value = parse_json(header(req, "content-type"), req.body())?;
+        flows::parse_document(&value)
+    };
+    match (method, path) {
+        (Method::Get, ["node-types"]) => {
+            let described: Vec<_> = careflow_flow::nodes::registry().iter().map(|n| n.describe()).collect();
+            ok(200, serde_json::json!({ "data": described }))
+        }
+        (Method::Get, ["flows"]) => ok(200, serde_json::json!({ "data": flows::list(db, &clock, workspace)? })),
+        (Method::Post, ["flows"]) => {
+            let workspace = principal.require_manager()?.to_string();
+            idempotent(db, req, &workspace, |db| {
+                let flow = document()?;
+                Ok((201, serde_json::to_value(flows::create(db, &mut clock, &workspace, &flow)?).unwrap_or_default()))
+            })
+        }
+        (Method::Get, ["flows", id]) => ok(200, flows::get(db, &clock, workspace, id)?),
+        (Method::Put, ["flows", id]) => {
+            let workspace = principal.require_manager()?;
+            let flow = document()?;
+            ok(200, flows::update(db, &mut clock, workspace, id, &flow)?)
+        }
+        (Method::Post, ["flows", id, "publish"]) => {
+            let workspace = principal.require_manager()?;
+            ok(200, flows::publish(db, &mut clock, workspace, id)?)
+        }
+        (Method::Post, ["flows", id, action @ ("enable" | "disable")]) => {
+            let workspace = principal.require_manager()?;
+            ok(200, flows::set_enabled(db, &clock, workspace, id, *action == "enable")?)
+        }
+        (Method::Post, ["flows", id, "simulate"]) => {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct SimulateRequest {
+                #[serde(default)]
+                data: serde_json::Map<String, serde_json::Value>,
+                /// Draws in [0, 1) for random splits, in step order.
+                #[serde(default)]
+                draws: Vec<f64>,
+            }
+            let input: SimulateRequest = parse_json(header(req, "content-type"), req.body())?;
+            if input.draws.iter().any(|d| !(0.0..1.0).contains(d)) {
+                return Err(ApiError::validation("draws", "each draw is a number in [0, 1)"));
+            }
+            let view = flows::get(db, &clock, workspace, id)?;
+            let flow = flows::parse_document(&view.draft)?;
+            let data = careflow_flow::binding::bind(&flow.variables, &input.data).map_err(|errors| {
+                ApiError::validation(format!("data.{}", errors[0].field), format!("{} variable(s) are missing or invalid", errors.len()))
+                    .with_details(serde_json::to_value(&errors).unwrap_or_default())
+            })?;
+            let simulation = careflow_flow::simulate::simulate(&flow, &data, &input.draws, chrono::Utc::now());
+            ok(200, serde_json::json!({ "simulation": simulation, "problems": view.problems }))
+        }
+        (Method::Get, ["runs"]) => {
+            let query = careflow_api::parse_form(req.query());
+            let get = |k: &str| query.get(k).and_then(|v| v.as_str()).filter(|v| !v.is_empty()).map(str::to_string);
+            let limit = match get("limit") {
+                Some(l) => l.parse::<i64>().map_err(|_| ApiError::validation("limit", "must be a number 1–500"))?,
+                None => 100,
+            };
+            let data = runs::list(db, workspace, get("flow_id").as_deref(), get("status").as_deref(), get("since").as_deref(), limit)?;
+            ok(200, serde_json::json!({ "data": data }))
+        }
+        (Method::Get, ["runs", id]) => ok(200, runs::inspect(db, workspace, id)?),
+        (Method::Post, ["runs", id, "cancel"]) => ok(200, runs::cancel(db, &clock, workspace, id)?),
+        (Method::Post, ["runs", id, "retry"]) => ok(200, runs::retry(db, &clock, workspace, id)?),
+        _ => Err(ApiError::not_found(format!("no endpoint {} {}", method, req.path()))),
     }
 }
 

@@ -1,7 +1,8 @@
-//! The `cron` component, driven by `[[trigger.cron]]` every second. Today it
-//! makes sure the schema is migrated and records its last tick (shown by
-//! `/api/v1/health`); due waits, campaign starts and SLA timers hang off
-//! this tick in later features.
+//! The `cron` component, driven by `[[trigger.cron]]` every second: makes
+//! sure the schema is migrated, records its last tick (shown by
+//! `/api/v1/health`), and asks the engine to resume the runs that are due
+//! (A-N2 delays, runs a trigger could not hand over, expired leases).
+//! Campaign starts and SLA timers hang off this tick in later features.
 
 use spin_sdk::key_value::Store;
 
@@ -29,7 +30,13 @@ impl Guest for Tick {
             "cron:last_tick",
             &serde_json::json!({ "timestamp": metadata.timestamp, "at": at.to_rfc3339(), "count": count + 1 }),
         )
-        .map_err(|e| Error::Other(e.to_string()))
+        .map_err(|e| Error::Other(e.to_string()))?;
+        let tick = spin_sdk::http::Request::post("http://engine.spin.internal/tick", "").build();
+        let res: spin_sdk::http::Response = spin_sdk::http::run(spin_sdk::http::send(tick)).map_err(|e| Error::Other(format!("engine tick: {e}")))?;
+        if *res.status() != 200 {
+            return Err(Error::Other(format!("engine tick answered {}: {}", res.status(), String::from_utf8_lossy(res.body()))));
+        }
+        Ok(())
     }
 }
 

@@ -6,22 +6,25 @@ use serde::de::DeserializeOwned;
 
 /// An error answer: status, stable machine code, human message, and the
 /// request field at fault when there is one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Every problem, when there are several (validation of a whole
+    /// document or of several fields).
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
     fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            field: None,
-        }
+        Self { status, code, message: message.into(), field: None, details: None }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -69,6 +72,9 @@ impl ApiError {
         if let Some(field) = &self.field {
             error["field"] = field.clone().into();
         }
+        if let Some(details) = &self.details {
+            error["details"] = details.clone();
+        }
         serde_json::json!({ "error": error }).to_string()
     }
 }
@@ -103,6 +109,41 @@ mod spin_response {
 }
 #[cfg(feature = "spin")]
 pub use spin_response::json_response;
+
+/// Decodes an `application/x-www-form-urlencoded` body or a query string
+/// into field → value (the last value of a repeated field wins).
+pub fn parse_form(text: &str) -> serde_json::Map<String, serde_json::Value> {
+    text.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), serde_json::Value::String(percent_decode(v)))
+        })
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
 
 /// Largest JSON body an API endpoint reads.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
@@ -178,6 +219,16 @@ mod tests {
         assert_eq!((e.status, e.field.as_deref()), (422, Some("age")));
         let e = parse_json::<NewUser>(None, br#"{"role":"agent"}"#).unwrap_err();
         assert_eq!((e.status, e.field.as_deref()), (422, Some("email")));
+    }
+
+    #[test]
+    fn form_bodies_decode_plus_percent_and_utf8() {
+        let form = parse_form("ten=Nguy%E1%BB%85n+An&sdt=0912%20345%20678&empty=&bad=%zz&tail=%4");
+        assert_eq!(form["ten"], "Nguyễn An");
+        assert_eq!(form["sdt"], "0912 345 678");
+        assert_eq!(form["empty"], "");
+        assert_eq!(form["bad"], "%zz");
+        assert_eq!(form["tail"], "%4");
     }
 
     #[test]

@@ -51,6 +51,74 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             PRIMARY KEY (workspace_id, key)
         )",
     ],
+},
+Migration {
+    version: 2,
+    name: "flows and durable runs",
+    statements: &[
+        "CREATE TABLE flows (
+            id TEXT PRIMARY KEY,
+            workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+            name TEXT NOT NULL,
+            draft TEXT NOT NULL,
+            enabled INTEGER NOT NULL DEFAULT 0,
+            published_version INTEGER,
+            trigger_token TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )",
+        "CREATE INDEX flows_by_workspace ON flows (workspace_id, created_at)",
+        "CREATE TABLE flow_versions (
+            workspace_id TEXT NOT NULL,
+            flow_id TEXT NOT NULL REFERENCES flows(id),
+            version INTEGER NOT NULL,
+            definition TEXT NOT NULL,
+            published_at TEXT NOT NULL,
+            PRIMARY KEY (flow_id, version)
+        )",
+        "CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            workspace_id TEXT NOT NULL,
+            flow_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            at_node TEXT,
+            steps INTEGER NOT NULL DEFAULT 0,
+            context TEXT NOT NULL,
+            error TEXT,
+            trigger_kind TEXT NOT NULL,
+            idempotency_key TEXT,
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            ended_at TEXT,
+            UNIQUE (workspace_id, flow_id, idempotency_key)
+        )",
+        "CREATE INDEX runs_by_flow ON runs (workspace_id, flow_id, started_at)",
+        "CREATE INDEX runs_by_status ON runs (workspace_id, status, started_at)",
+        "CREATE TABLE run_steps (
+            workspace_id TEXT NOT NULL,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            step_no INTEGER NOT NULL,
+            node_id TEXT NOT NULL,
+            node_type TEXT NOT NULL,
+            port TEXT,
+            rendered TEXT,
+            decision TEXT,
+            patch TEXT,
+            error TEXT,
+            started_at TEXT NOT NULL,
+            duration_ms INTEGER NOT NULL,
+            PRIMARY KEY (run_id, step_no)
+        )",
+        "CREATE TABLE waits (
+            run_id TEXT PRIMARY KEY REFERENCES runs(id),
+            workspace_id TEXT NOT NULL,
+            due_at INTEGER NOT NULL,
+            claim_id TEXT,
+            lease_until INTEGER
+        )",
+        "CREATE INDEX waits_due ON waits (due_at)",
+    ],
 }];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

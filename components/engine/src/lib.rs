@@ -1,0 +1,90 @@
+//! `engine` (private): advances runs. `POST /runs/:id/advance` takes one
+//! run (a trigger just started it); `POST /tick` claims the due runs (the
+//! cron component calls it every second). Each node runs in its own
+//! component, reached by service chaining (`http://node-<type>.spin.internal`).
+
+use careflow_api::{ApiError, json_response};
+use careflow_engine::advance::{NodeExecutor, NodeRequest, advance};
+use careflow_engine::{Clock, runs};
+use careflow_flow::Node;
+use careflow_flow::nodes::Outcome;
+use careflow_store::SpinDb;
+use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http_component;
+
+/// Steps one call may take before handing the run back to the queue, so
+/// no request runs near the platform's time limit.
+const BUDGET: u32 = 50;
+/// Runs one tick advances at most.
+const TICK_BATCH: i64 = 20;
+
+struct HostClock;
+
+impl Clock for HostClock {
+    fn now_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+    fn new_id(&mut self) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+}
+
+/// Runs a node in its component.
+struct ChainedNodes;
+
+impl NodeExecutor for ChainedNodes {
+    fn execute(&mut self, node: &Node, request: &NodeRequest) -> Result<Outcome, String> {
+        let body = serde_json::to_vec(request).map_err(|e| e.to_string())?;
+        let url = format!("http://node-{}.spin.internal/execute", node.kind);
+        let out = Request::post(url.clone(), body).header("content-type", "application/json").build();
+        let res: Response = spin_sdk::http::run(spin_sdk::http::send(out)).map_err(|e| format!("{url}: {e}"))?;
+        let value: serde_json::Value = serde_json::from_slice(res.body()).map_err(|e| format!("{url} answered non-JSON: {e}"))?;
+        if *res.status() != 200 {
+            return Err(value["error"]["message"].as_str().unwrap_or("the node failed").to_string());
+        }
+        serde_json::from_value(value).map_err(|e| format!("{url} answered an unreadable outcome: {e}"))
+    }
+}
+
+#[http_component]
+fn handle(req: Request) -> Response {
+    match route(&req) {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn route(req: &Request) -> Result<Response, ApiError> {
+    if *req.method() != Method::Post {
+        return Err(ApiError::method_not_allowed("use POST"));
+    }
+    let segments: Vec<&str> = req.path().split('/').filter(|s| !s.is_empty()).collect();
+    let db = SpinDb::open_default()?;
+    let mut clock = HostClock;
+    let claim_id = clock.new_id();
+    match segments.as_slice() {
+        ["runs", run_id, "advance"] => {
+            if !runs::claim(&db, run_id, clock.now_ms(), &claim_id)? {
+                return Ok(json_response(200, serde_json::json!({ "run_id": run_id, "claimed": false }).to_string()));
+            }
+            let result = advance(&db, &mut clock, &mut ChainedNodes, run_id, &claim_id, BUDGET, careflow_flow::run::DEFAULT_MAX_STEPS)?;
+            Ok(json_response(200, serde_json::to_string(&result).unwrap_or_default()))
+        }
+        ["tick"] => {
+            let claimed = runs::claim_due(&db, clock.now_ms(), &claim_id, TICK_BATCH)?;
+            let mut results = Vec::new();
+            for run_id in &claimed {
+                match advance(&db, &mut clock, &mut ChainedNodes, run_id, &claim_id, BUDGET, careflow_flow::run::DEFAULT_MAX_STEPS) {
+                    Ok(r) => results.push(serde_json::to_value(r).unwrap_or_default()),
+                    Err(e) => {
+                        eprintln!("run {run_id}: {}", e.message);
+                        // Give it back so the next tick retries after the lease.
+                        results.push(serde_json::json!({ "run_id": run_id, "error": e.message }));
+                    }
+                }
+            }
+            Ok(json_response(200, serde_json::json!({ "claimed": claimed.len(), "runs": results }).to_string()))
+        }
+        _ => Err(ApiError::not_found(format!("no endpoint {}", req.path()))),
+    }
+}

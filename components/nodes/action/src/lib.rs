@@ -1,0 +1,76 @@
+//! `node-action` (private, A-N8): runs an action step and carries out its
+//! effects: a partner HTTP call with the step's `Idempotency-Key`, retried
+//! with backoff on 5xx, 429 and network errors, its answer mapped to
+//! variables.
+
+use careflow_api::ApiError;
+use careflow_flow::nodes::Effect;
+use careflow_flow::nodes::action::{HttpCall, backoff_ms, map_response, retryable};
+use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http_component;
+
+#[http_component]
+fn handle(req: Request) -> Response {
+    let result = careflow_engine::node_service::execute("action", req.body()).and_then(|mut outcome| {
+        for effect in std::mem::take(&mut outcome.effects) {
+            let Effect::Http(call) = &effect;
+            outcome.patch.extend(perform(call)?);
+            outcome.effects.push(effect);
+        }
+        Ok(outcome)
+    });
+    match result {
+        Ok(outcome) => careflow_api::json_response(200, serde_json::to_string(&outcome).unwrap_or_default()),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn method(name: &str) -> Method {
+    match name {
+        "GET" => Method::Get,
+        "PUT" => Method::Put,
+        "PATCH" => Method::Patch,
+        "DELETE" => Method::Delete,
+        _ => Method::Post,
+    }
+}
+
+fn perform(call: &HttpCall) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    let mut last = String::new();
+    for attempt in 1..=call.max_attempts {
+        if attempt > 1 {
+            std::thread::sleep(std::time::Duration::from_millis(backoff_ms(attempt)));
+        }
+        let mut builder = Request::builder();
+        builder.method(method(&call.method)).uri(call.url.clone()).header("idempotency-key", call.idempotency_key.clone());
+        for (name, value) in &call.headers {
+            builder.header(name.clone(), value.clone());
+        }
+        if let Some(body) = &call.body {
+            if !call.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+                builder.header("content-type", "application/json");
+            }
+            builder.body(body.clone());
+        }
+        match spin_sdk::http::run(spin_sdk::http::send::<_, Response>(builder.build())) {
+            Ok(res) => {
+                let status = *res.status();
+                let headers: Vec<(String, String)> =
+                    res.headers().map(|(k, v)| (k.to_string(), v.as_str().unwrap_or_default().to_string())).collect();
+                let body = String::from_utf8_lossy(res.body()).into_owned();
+                if retryable(Some(status)) && attempt < call.max_attempts {
+                    last = format!("answered {status}");
+                    continue;
+                }
+                return map_response(call, status, &headers, &body).map_err(|e| ApiError::validation("settings.url", e.message));
+            }
+            Err(e) => {
+                last = e.to_string();
+                if !retryable(None) {
+                    break;
+                }
+            }
+        }
+    }
+    Err(ApiError::validation("settings.url", format!("{} {} failed after {} attempt(s): {last}", call.method, call.url, call.max_attempts)))
+}

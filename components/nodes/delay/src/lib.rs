@@ -1,0 +1,13 @@
+//! `node-delay` (private, A-N2): the engine posts a step here; the
+//! node logic lives in `careflow_flow::nodes::delay`.
+
+use spin_sdk::http::{Request, Response};
+use spin_sdk::http_component;
+
+#[http_component]
+fn handle(req: Request) -> Response {
+    match careflow_engine::node_service::execute("delay", req.body()) {
+        Ok(outcome) => careflow_api::json_response(200, serde_json::to_string(&outcome).unwrap_or_default()),
+        Err(e) => e.into_response(),
+    }
+}

@@ -1,0 +1,31 @@
+//! Durable flow runs over careflow's store.
+//!
+//! - [`flows`]: drafts, validation on save, immutable published versions,
+//!   enable/disable.
+//! - [`runs`]: starting a run (idempotently), the work queue of due runs
+//!   (`waits`, claimed with a lease), run inspection, cancel and retry.
+//! - [`advance`]: walks a claimed run node by node; each step is one
+//!   transaction (step record + variable patch + next pointer or wait row).
+//!
+//! Everything takes a [`careflow_store::Db`], so the same code runs in the
+//! `engine` component on Spin's SQLite and natively in tests.
+
+pub mod advance;
+pub mod flows;
+pub mod node_service;
+pub mod runs;
+
+/// Time and ids, injected so tests control them.
+pub trait Clock {
+    /// Unix milliseconds.
+    fn now_ms(&self) -> i64;
+    fn new_id(&mut self) -> String;
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp_millis(self.now_ms()).unwrap_or_default()
+    }
+
+    fn now_text(&self) -> String {
+        self.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    }
+}

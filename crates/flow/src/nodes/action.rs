@@ -1,0 +1,277 @@
+//! A-N8 Actions. Today: `http_request` (call a partner's HTTP API with
+//! templated method, URL, headers and body; map the answer to variables)
+//! and `set_variables`. The CRM actions (tags, customer attributes, lists,
+//! groups, tickets, responsible agent, campaigns) are refused at save time
+//! until the objects they act on exist, never silently skipped.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::{Effect, NodeError, NodeKind, Outcome, RunInput, ValidationContext, check_template, parse_settings, render};
+
+pub const MAX_TIMEOUT_MS: u64 = 30_000;
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// Actions the product will have, not yet built; named so that saving a
+/// flow with one fails with a clear message.
+const NOT_YET: &[&str] = &[
+    "add_tag", "remove_tag", "update_customer", "add_to_list", "add_to_group", "create_ticket",
+    "update_ticket", "assign_agent", "add_to_campaign",
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Settings {
+    HttpRequest(HttpSettings),
+    SetVariables { values: BTreeMap<String, String> },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    #[serde(default = "default_method")]
+    pub method: String,
+    pub url: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+    /// Attempts in all, retrying 5xx answers and timeouts with backoff.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// Variable → where to read it in the answer: `status`,
+    /// `body.<path>`, `headers.<name>`.
+    #[serde(default)]
+    pub response: BTreeMap<String, String>,
+}
+
+fn default_method() -> String {
+    "POST".into()
+}
+fn default_timeout() -> u64 {
+    10_000
+}
+fn default_attempts() -> u32 {
+    3
+}
+
+/// A partner call, rendered for one run, carried out by `node-action`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpCall {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+    pub timeout_ms: u64,
+    pub max_attempts: u32,
+    /// Sent as `Idempotency-Key`, so a retried step is not applied twice.
+    pub idempotency_key: String,
+    pub response: BTreeMap<String, String>,
+}
+
+/// Reads the mapped variables out of a partner's final answer.
+pub fn map_response(call: &HttpCall, status: u16, headers: &[(String, String)], body: &str) -> Result<Map<String, Value>, NodeError> {
+    if !(200..300).contains(&status) {
+        return Err(NodeError::new(format!("{} {} answered {status}: {}", call.method, call.url, body.chars().take(200).collect::<String>())));
+    }
+    let body_json: Value = serde_json::from_str(body).unwrap_or(Value::String(body.to_string()));
+    let mut patch = Map::new();
+    for (variable, source) in &call.response {
+        let value = if source == "status" {
+            json!(status)
+        } else if let Some(path) = source.strip_prefix("body") {
+            path.split('.').filter(|p| !p.is_empty()).try_fold(&body_json, |v, key| match v {
+                Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+                other => other.get(key),
+            })
+            .cloned()
+            .unwrap_or(Value::Null)
+        } else if let Some(name) = source.strip_prefix("headers.") {
+            headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| json!(v)).unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
+        patch.insert(variable.clone(), value);
+    }
+    Ok(patch)
+}
+
+/// Whether an answer is worth another attempt.
+pub fn retryable(status: Option<u16>) -> bool {
+    status.is_none_or(|s| s >= 500 || s == 429)
+}
+
+/// Backoff before attempt `n` (1-based, n ≥ 2): 0.5 s, 1 s, 2 s, …
+pub fn backoff_ms(attempt: u32) -> u64 {
+    500u64.saturating_mul(1 << attempt.saturating_sub(2).min(6))
+}
+
+pub struct ActionNode;
+
+impl NodeKind for ActionNode {
+    fn kind(&self) -> &'static str {
+        "action"
+    }
+
+    fn describe(&self) -> Value {
+        json!({
+            "type": "action",
+            "spec": "A-N8",
+            "ports": ["next"],
+            "actions": {
+                "http_request": { "method": "GET|POST|PUT|PATCH|DELETE", "url": "template", "headers": {"name": "template"}, "body": "template", "timeout_ms": format!("1..{MAX_TIMEOUT_MS}"), "max_attempts": format!("1..{MAX_ATTEMPTS}"), "response": {"variable": "status | body.<path> | headers.<name>"} },
+                "set_variables": { "values": {"variable": "template"} }
+            },
+            "not_yet_available": NOT_YET,
+        })
+    }
+
+    fn ports(&self, _settings: &Value) -> Vec<String> {
+        vec!["next".into()]
+    }
+
+    fn validate(&self, settings: &Value, ctx: &ValidationContext<'_>) -> Vec<(String, String)> {
+        if let Some(action) = settings.get("action").and_then(Value::as_str)
+            && NOT_YET.contains(&action)
+        {
+            return vec![("settings.action".into(), format!("action `{action}` needs the customer and ticket objects, which are not available yet"))];
+        }
+        let s: Settings = match parse_settings(settings) {
+            Ok(s) => s,
+            Err(problem) => return vec![problem],
+        };
+        let mut problems = Vec::new();
+        match &s {
+            Settings::HttpRequest(h) => {
+                if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&h.method.to_ascii_uppercase().as_str()) {
+                    problems.push(("settings.method".into(), format!("{:?} is not GET, POST, PUT, PATCH or DELETE", h.method)));
+                }
+                if !(h.url.starts_with("https://") || h.url.starts_with("http://")) {
+                    problems.push(("settings.url".into(), "must start with https:// or http://".into()));
+                }
+                problems.extend(check_template("settings.url", &h.url, ctx.types));
+                for (name, value) in &h.headers {
+                    problems.extend(check_template(&format!("settings.headers.{name}"), value, ctx.types));
+                }
+                if let Some(body) = &h.body {
+                    problems.extend(check_template("settings.body", body, ctx.types));
+                }
+                if h.timeout_ms == 0 || h.timeout_ms > MAX_TIMEOUT_MS {
+                    problems.push(("settings.timeout_ms".into(), format!("must be 1 to {MAX_TIMEOUT_MS}")));
+                }
+                if h.max_attempts == 0 || h.max_attempts > MAX_ATTEMPTS {
+                    problems.push(("settings.max_attempts".into(), format!("must be 1 to {MAX_ATTEMPTS}")));
+                }
+                for (variable, source) in &h.response {
+                    if !(source == "status" || source == "body" || source.starts_with("body.") || source.starts_with("headers.")) {
+                        problems.push((format!("settings.response.{variable}"), format!("{source:?}: read `status`, `body.<path>` or `headers.<name>`")));
+                    }
+                }
+            }
+            Settings::SetVariables { values } => {
+                if values.is_empty() {
+                    problems.push(("settings.values".into(), "set at least one variable".into()));
+                }
+                for (name, value) in values {
+                    problems.extend(check_template(&format!("settings.values.{name}"), value, ctx.types));
+                }
+            }
+        }
+        problems
+    }
+
+    fn execute(&self, settings: &Value, input: &RunInput<'_>) -> Result<Outcome, NodeError> {
+        let s: Settings = parse_settings(settings).map_err(|(f, m)| NodeError::new(format!("{f}: {m}")))?;
+        match s {
+            Settings::SetVariables { values } => {
+                let mut patch = Map::new();
+                for (name, template) in &values {
+                    patch.insert(name.clone(), Value::String(render(&format!("settings.values.{name}"), template, input.context)?));
+                }
+                Ok(Outcome { port: "next".into(), rendered: json!({ "action": "set_variables", "values": patch }), patch, ..Default::default() })
+            }
+            Settings::HttpRequest(h) => {
+                let url = render("settings.url", &h.url, input.context)?;
+                let headers = h
+                    .headers
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), render(&format!("settings.headers.{k}"), v, input.context)?)))
+                    .collect::<Result<Vec<_>, NodeError>>()?;
+                let body = h.body.as_deref().map(|b| render("settings.body", b, input.context)).transpose()?;
+                let call = HttpCall {
+                    method: h.method.to_ascii_uppercase(),
+                    url,
+                    headers,
+                    body,
+                    timeout_ms: h.timeout_ms,
+                    max_attempts: h.max_attempts,
+                    idempotency_key: input.idempotency_key.to_string(),
+                    response: h.response,
+                };
+                Ok(Outcome {
+                    port: "next".into(),
+                    rendered: serde_json::to_value(&call).unwrap_or_default(),
+                    effects: vec![Effect::Http(call)],
+                    ..Default::default()
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn input(context: &Value) -> RunInput<'_> {
+        RunInput { context, now: Utc::now(), random: 0.5, idempotency_key: "run-1:3" }
+    }
+
+    #[test]
+    fn http_request_renders_templates_and_carries_the_step_key() {
+        // SPEC A-N8
+        let ctx = json!({"order": {"id": "DH01"}, "customer": {"phone": "84912345678"}});
+        let o = ActionNode
+            .execute(
+                &json!({"action": "http_request", "url": "https://shop.vn/orders/{{order.id}}", "body": "{\"phone\":\"{{customer.phone}}\"}", "response": {"ma": "body.data.code"}}),
+                &input(&ctx),
+            )
+            .unwrap();
+        let Effect::Http(call) = &o.effects[0];
+        assert_eq!(call.url, "https://shop.vn/orders/DH01");
+        assert_eq!(call.body.as_deref(), Some("{\"phone\":\"84912345678\"}"));
+        assert_eq!(call.idempotency_key, "run-1:3");
+        let patch = map_response(call, 200, &[], r#"{"data":{"code":"X9"}}"#).unwrap();
+        assert_eq!(patch["ma"], "X9");
+        assert!(map_response(call, 404, &[], "nope").is_err());
+    }
+
+    #[test]
+    fn a_missing_variable_fails_the_step_with_its_name() {
+        // SPEC A-V
+        let err = ActionNode.execute(&json!({"action": "set_variables", "values": {"x": "{{customer.name}}"}}), &input(&json!({}))).unwrap_err();
+        assert!(err.message.contains("customer.name"), "{}", err.message);
+    }
+
+    #[test]
+    fn retries_only_server_errors_timeouts_and_throttling_with_growing_backoff() {
+        // SPEC A-N8
+        assert!(retryable(None) && retryable(Some(503)) && retryable(Some(429)));
+        assert!(!retryable(Some(400)) && !retryable(Some(200)));
+        assert_eq!((backoff_ms(2), backoff_ms(3), backoff_ms(4)), (500, 1000, 2000));
+    }
+
+    #[test]
+    fn crm_actions_are_refused_until_they_exist() {
+        // SPEC A-N8
+        let types = crate::schema::VariableTypes::default();
+        let ctx = ValidationContext { types: &types, now: Utc::now() };
+        let p = ActionNode.validate(&json!({"action": "add_tag", "tag": "VIP"}), &ctx);
+        assert_eq!(p[0].0, "settings.action");
+    }
+}
