@@ -143,6 +143,9 @@ fn route(req: &Request) -> Result<Response, ApiError> {
                 careflow_auth::revoke_api_key(&db, &ctx, workspace, id)?,
             )
         }
+        (_, ["flows", ..] | ["runs", ..] | ["node-types"]) => {
+            flows_and_runs(&db, req, &principal, method, &path)
+        }
         (
             _,
             ["workspaces"]
@@ -165,7 +168,13 @@ fn route(req: &Request) -> Result<Response, ApiError> {
 
 /// Flows (A-V: validated on every save, publishable only without errors)
 /// and runs (inspection, cancel, retry).
-fn flows_and_runs(db: &SpinDb, req: &Request, principal: &Principal, method: &Method, path: &[&str]) -> Result<Response, ApiError> {
+fn flows_and_runs(
+    db: &SpinDb,
+    req: &Request,
+    principal: &Principal,
+    method: &Method,
+    path: &[&str],
+) -> Result<Response, ApiError> {
     use careflow_engine::{flows, runs};
     let (workspace, _) = principal.workspace()?;
     let mut clock = HostContext;
@@ -175,15 +184,25 @@ fn flows_and_runs(db: &SpinDb, req: &Request, principal: &Principal, method: &Me
     };
     match (method, path) {
         (Method::Get, ["node-types"]) => {
-            let described: Vec<_> = careflow_flow::nodes::registry().iter().map(|n| n.describe()).collect();
+            let described: Vec<_> = careflow_flow::nodes::registry()
+                .iter()
+                .map(|n| n.describe())
+                .collect();
             ok(200, serde_json::json!({ "data": described }))
         }
-        (Method::Get, ["flows"]) => ok(200, serde_json::json!({ "data": flows::list(db, &clock, workspace)? })),
+        (Method::Get, ["flows"]) => ok(
+            200,
+            serde_json::json!({ "data": flows::list(db, &clock, workspace)? }),
+        ),
         (Method::Post, ["flows"]) => {
             let workspace = principal.require_manager()?.to_string();
             idempotent(db, req, &workspace, |db| {
                 let flow = document()?;
-                Ok((201, serde_json::to_value(flows::create(db, &mut clock, &workspace, &flow)?).unwrap_or_default()))
+                Ok((
+                    201,
+                    serde_json::to_value(flows::create(db, &mut clock, &workspace, &flow)?)
+                        .unwrap_or_default(),
+                ))
             })
         }
         (Method::Get, ["flows", id]) => ok(200, flows::get(db, &clock, workspace, id)?),
@@ -198,7 +217,10 @@ fn flows_and_runs(db: &SpinDb, req: &Request, principal: &Principal, method: &Me
         }
         (Method::Post, ["flows", id, action @ ("enable" | "disable")]) => {
             let workspace = principal.require_manager()?;
-            ok(200, flows::set_enabled(db, &clock, workspace, id, *action == "enable")?)
+            ok(
+                200,
+                flows::set_enabled(db, &clock, workspace, id, *action == "enable")?,
+            )
         }
         (Method::Post, ["flows", id, "simulate"]) => {
             #[derive(serde::Deserialize)]
@@ -212,31 +234,61 @@ fn flows_and_runs(db: &SpinDb, req: &Request, principal: &Principal, method: &Me
             }
             let input: SimulateRequest = parse_json(header(req, "content-type"), req.body())?;
             if input.draws.iter().any(|d| !(0.0..1.0).contains(d)) {
-                return Err(ApiError::validation("draws", "each draw is a number in [0, 1)"));
+                return Err(ApiError::validation(
+                    "draws",
+                    "each draw is a number in [0, 1)",
+                ));
             }
             let view = flows::get(db, &clock, workspace, id)?;
             let flow = flows::parse_document(&view.draft)?;
-            let data = careflow_flow::binding::bind(&flow.variables, &input.data).map_err(|errors| {
-                ApiError::validation(format!("data.{}", errors[0].field), format!("{} variable(s) are missing or invalid", errors.len()))
+            let data =
+                careflow_flow::binding::bind(&flow.variables, &input.data).map_err(|errors| {
+                    ApiError::validation(
+                        format!("data.{}", errors[0].field),
+                        format!("{} variable(s) are missing or invalid", errors.len()),
+                    )
                     .with_details(serde_json::to_value(&errors).unwrap_or_default())
-            })?;
-            let simulation = careflow_flow::simulate::simulate(&flow, &data, &input.draws, chrono::Utc::now());
-            ok(200, serde_json::json!({ "simulation": simulation, "problems": view.problems }))
+                })?;
+            let simulation =
+                careflow_flow::simulate::simulate(&flow, &data, &input.draws, chrono::Utc::now());
+            ok(
+                200,
+                serde_json::json!({ "simulation": simulation, "problems": view.problems }),
+            )
         }
         (Method::Get, ["runs"]) => {
             let query = careflow_api::parse_form(req.query());
-            let get = |k: &str| query.get(k).and_then(|v| v.as_str()).filter(|v| !v.is_empty()).map(str::to_string);
+            let get = |k: &str| {
+                query
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string)
+            };
             let limit = match get("limit") {
-                Some(l) => l.parse::<i64>().map_err(|_| ApiError::validation("limit", "must be a number 1–500"))?,
+                Some(l) => l
+                    .parse::<i64>()
+                    .map_err(|_| ApiError::validation("limit", "must be a number 1–500"))?,
                 None => 100,
             };
-            let data = runs::list(db, workspace, get("flow_id").as_deref(), get("status").as_deref(), get("since").as_deref(), limit)?;
+            let data = runs::list(
+                db,
+                workspace,
+                get("flow_id").as_deref(),
+                get("status").as_deref(),
+                get("since").as_deref(),
+                limit,
+            )?;
             ok(200, serde_json::json!({ "data": data }))
         }
         (Method::Get, ["runs", id]) => ok(200, runs::inspect(db, workspace, id)?),
         (Method::Post, ["runs", id, "cancel"]) => ok(200, runs::cancel(db, &clock, workspace, id)?),
         (Method::Post, ["runs", id, "retry"]) => ok(200, runs::retry(db, &clock, workspace, id)?),
-        _ => Err(ApiError::not_found(format!("no endpoint {} {}", method, req.path()))),
+        _ => Err(ApiError::not_found(format!(
+            "no endpoint {} {}",
+            method,
+            req.path()
+        ))),
     }
 }
 

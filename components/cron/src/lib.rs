@@ -32,9 +32,14 @@ impl Guest for Tick {
         )
         .map_err(|e| Error::Other(e.to_string()))?;
         let tick = spin_sdk::http::Request::post("http://engine.spin.internal/tick", "").build();
-        let res: spin_sdk::http::Response = spin_sdk::http::run(spin_sdk::http::send(tick)).map_err(|e| Error::Other(format!("engine tick: {e}")))?;
+        let res: spin_sdk::http::Response = spin_sdk::http::run(spin_sdk::http::send(tick))
+            .map_err(|e| Error::Other(format!("engine tick: {e}")))?;
         if *res.status() != 200 {
-            return Err(Error::Other(format!("engine tick answered {}: {}", res.status(), String::from_utf8_lossy(res.body()))));
+            return Err(Error::Other(format!(
+                "engine tick answered {}: {}",
+                res.status(),
+                String::from_utf8_lossy(res.body())
+            )));
         }
         Ok(())
     }

@@ -36,13 +36,21 @@ impl NodeExecutor for ChainedNodes {
     fn execute(&mut self, node: &Node, request: &NodeRequest) -> Result<Outcome, String> {
         let body = serde_json::to_vec(request).map_err(|e| e.to_string())?;
         let url = format!("http://node-{}.spin.internal/execute", node.kind);
-        let out = Request::post(url.clone(), body).header("content-type", "application/json").build();
-        let res: Response = spin_sdk::http::run(spin_sdk::http::send(out)).map_err(|e| format!("{url}: {e}"))?;
-        let value: serde_json::Value = serde_json::from_slice(res.body()).map_err(|e| format!("{url} answered non-JSON: {e}"))?;
+        let out = Request::post(url.clone(), body)
+            .header("content-type", "application/json")
+            .build();
+        let res: Response =
+            spin_sdk::http::run(spin_sdk::http::send(out)).map_err(|e| format!("{url}: {e}"))?;
+        let value: serde_json::Value = serde_json::from_slice(res.body())
+            .map_err(|e| format!("{url} answered non-JSON: {e}"))?;
         if *res.status() != 200 {
-            return Err(value["error"]["message"].as_str().unwrap_or("the node failed").to_string());
+            return Err(value["error"]["message"]
+                .as_str()
+                .unwrap_or("the node failed")
+                .to_string());
         }
-        serde_json::from_value(value).map_err(|e| format!("{url} answered an unreadable outcome: {e}"))
+        serde_json::from_value(value)
+            .map_err(|e| format!("{url} answered an unreadable outcome: {e}"))
     }
 }
 
@@ -65,16 +73,38 @@ fn route(req: &Request) -> Result<Response, ApiError> {
     match segments.as_slice() {
         ["runs", run_id, "advance"] => {
             if !runs::claim(&db, run_id, clock.now_ms(), &claim_id)? {
-                return Ok(json_response(200, serde_json::json!({ "run_id": run_id, "claimed": false }).to_string()));
+                return Ok(json_response(
+                    200,
+                    serde_json::json!({ "run_id": run_id, "claimed": false }).to_string(),
+                ));
             }
-            let result = advance(&db, &mut clock, &mut ChainedNodes, run_id, &claim_id, BUDGET, careflow_flow::run::DEFAULT_MAX_STEPS)?;
-            Ok(json_response(200, serde_json::to_string(&result).unwrap_or_default()))
+            let result = advance(
+                &db,
+                &mut clock,
+                &mut ChainedNodes,
+                run_id,
+                &claim_id,
+                BUDGET,
+                careflow_flow::run::DEFAULT_MAX_STEPS,
+            )?;
+            Ok(json_response(
+                200,
+                serde_json::to_string(&result).unwrap_or_default(),
+            ))
         }
         ["tick"] => {
             let claimed = runs::claim_due(&db, clock.now_ms(), &claim_id, TICK_BATCH)?;
             let mut results = Vec::new();
             for run_id in &claimed {
-                match advance(&db, &mut clock, &mut ChainedNodes, run_id, &claim_id, BUDGET, careflow_flow::run::DEFAULT_MAX_STEPS) {
+                match advance(
+                    &db,
+                    &mut clock,
+                    &mut ChainedNodes,
+                    run_id,
+                    &claim_id,
+                    BUDGET,
+                    careflow_flow::run::DEFAULT_MAX_STEPS,
+                ) {
                     Ok(r) => results.push(serde_json::to_value(r).unwrap_or_default()),
                     Err(e) => {
                         eprintln!("run {run_id}: {}", e.message);
@@ -83,7 +113,10 @@ fn route(req: &Request) -> Result<Response, ApiError> {
                     }
                 }
             }
-            Ok(json_response(200, serde_json::json!({ "claimed": claimed.len(), "runs": results }).to_string()))
+            Ok(json_response(
+                200,
+                serde_json::json!({ "claimed": claimed.len(), "runs": results }).to_string(),
+            ))
         }
         _ => Err(ApiError::not_found(format!("no endpoint {}", req.path()))),
     }

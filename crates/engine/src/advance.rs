@@ -65,12 +65,25 @@ pub fn advance(
     loop {
         let stored = runs::load(db, run_id)?;
         let status = stored.state.status;
-        let done = |lost| Ok(Advanced { run_id: run_id.to_string(), steps_taken: taken, status: status.as_str().into(), lost_claim: lost });
+        let done = |lost| {
+            Ok(Advanced {
+                run_id: run_id.to_string(),
+                steps_taken: taken,
+                status: status.as_str().into(),
+                lost_claim: lost,
+            })
+        };
         if status.is_ended() {
             return done(false);
         }
-        if flow_cache.as_ref().is_none_or(|(v, _)| *v != stored.version) {
-            flow_cache = Some((stored.version, flows::version(db, &stored.workspace_id, &stored.flow_id, stored.version)?));
+        if flow_cache
+            .as_ref()
+            .is_none_or(|(v, _)| *v != stored.version)
+        {
+            flow_cache = Some((
+                stored.version,
+                flows::version(db, &stored.workspace_id, &stored.flow_id, stored.version)?,
+            ));
         }
         let flow = &flow_cache.as_ref().expect("loaded above").1;
         let now = clock.now();
@@ -81,7 +94,9 @@ pub fn advance(
                     return done(false);
                 }
                 _ => {
-                    let next = run::transition(&stored.state, flow, Event::WaitElapsed, now, max_steps).map_err(|e| ApiError::internal(e.to_string()))?;
+                    let next =
+                        run::transition(&stored.state, flow, Event::WaitElapsed, now, max_steps)
+                            .map_err(|e| ApiError::internal(e.to_string()))?;
                     if !runs::commit_state(db, clock, &stored, claim_id, &next)? {
                         return done(true);
                     }
@@ -97,7 +112,10 @@ pub fn advance(
         let node_id = stored.state.at.clone().unwrap_or_default();
         let started_ms = clock.now_ms();
         let (event, record) = match flow.node(&node_id) {
-            None => (Event::StepFailed(format!("the flow has no node `{node_id}`")), None),
+            None => (
+                Event::StepFailed(format!("the flow has no node `{node_id}`")),
+                None,
+            ),
             Some(node) => {
                 let request = NodeRequest {
                     node_type: node.kind.clone(),
@@ -141,7 +159,8 @@ pub fn advance(
                 }
             }
         };
-        let next = run::transition(&stored.state, flow, event, clock.now(), max_steps).map_err(|e| ApiError::internal(e.to_string()))?;
+        let next = run::transition(&stored.state, flow, event, clock.now(), max_steps)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
         let committed = match &record {
             Some(r) => runs::commit_step(db, clock, &stored, claim_id, r, &next)?,
             None => runs::commit_state(db, clock, &stored, claim_id, &next)?,
@@ -155,16 +174,28 @@ pub fn advance(
 
 /// Executes nodes in-process with the node library: what the node
 /// components do, minus effects (used by tests and the native benchmark).
-pub struct InProcess<F: FnMut(&careflow_flow::nodes::Effect) -> Result<serde_json::Map<String, Value>, String>> {
+pub struct InProcess<
+    F: FnMut(&careflow_flow::nodes::Effect) -> Result<serde_json::Map<String, Value>, String>,
+> {
     /// Carries out an effect and returns the variables it yields.
     pub perform: F,
 }
 
-impl<F: FnMut(&careflow_flow::nodes::Effect) -> Result<serde_json::Map<String, Value>, String>> NodeExecutor for InProcess<F> {
+impl<F: FnMut(&careflow_flow::nodes::Effect) -> Result<serde_json::Map<String, Value>, String>>
+    NodeExecutor for InProcess<F>
+{
     fn execute(&mut self, node: &Node, request: &NodeRequest) -> Result<Outcome, String> {
-        let kind = careflow_flow::nodes::node_kind(&node.kind).ok_or_else(|| format!("unknown node type `{}`", node.kind))?;
-        let input = careflow_flow::nodes::RunInput { context: &request.context, now: request.now, random: request.random, idempotency_key: &request.idempotency_key };
-        let mut outcome = kind.execute(&request.settings, &input).map_err(|e| e.message)?;
+        let kind = careflow_flow::nodes::node_kind(&node.kind)
+            .ok_or_else(|| format!("unknown node type `{}`", node.kind))?;
+        let input = careflow_flow::nodes::RunInput {
+            context: &request.context,
+            now: request.now,
+            random: request.random,
+            idempotency_key: &request.idempotency_key,
+        };
+        let mut outcome = kind
+            .execute(&request.settings, &input)
+            .map_err(|e| e.message)?;
         for effect in &outcome.effects {
             let patch = (self.perform)(effect)?;
             outcome.patch.extend(patch);
@@ -197,8 +228,15 @@ mod tests {
     fn setup() -> (NativeDb, TestClock, flows::Live) {
         let db = NativeDb::in_memory();
         careflow_store::migrate(&db).unwrap();
-        db.execute("INSERT INTO workspaces (id, name, created_at) VALUES ('w', 'W', 'now')", &[]).unwrap();
-        let mut clock = TestClock { ms: 1_795_600_000_000, n: 0 };
+        db.execute(
+            "INSERT INTO workspaces (id, name, created_at) VALUES ('w', 'W', 'now')",
+            &[],
+        )
+        .unwrap();
+        let mut clock = TestClock {
+            ms: 1_795_600_000_000,
+            n: 0,
+        };
         let flow: Flow = serde_json::from_value(json!({
             "name": "Chăm sóc",
             "variables": [{"name": "order", "type": "object"}],
@@ -224,19 +262,30 @@ mod tests {
         let (db, mut clock, live) = setup();
         let data = serde_json::from_value(json!({"order": {"id": "DH1", "total": 500}})).unwrap();
         let started = runs::start(&db, &mut clock, &live, "api", &data, Some("k1")).unwrap();
-        assert_eq!(runs::start(&db, &mut clock, &live, "api", &data, Some("k1")).unwrap(), crate::runs::Started { run_id: started.run_id.clone(), created: false });
+        assert_eq!(
+            runs::start(&db, &mut clock, &live, "api", &data, Some("k1")).unwrap(),
+            crate::runs::Started {
+                run_id: started.run_id.clone(),
+                created: false
+            }
+        );
 
         let mut calls = Vec::new();
-        let mut exec = InProcess { perform: |e: &careflow_flow::nodes::Effect| {
-            let careflow_flow::nodes::Effect::Http(call) = e;
-            calls.push((call.url.clone(), call.idempotency_key.clone()));
-            Ok(serde_json::from_value(json!({"ma": "X1"})).unwrap())
-        } };
+        let mut exec = InProcess {
+            perform: |e: &careflow_flow::nodes::Effect| {
+                let careflow_flow::nodes::Effect::Http(call) = e;
+                calls.push((call.url.clone(), call.idempotency_key.clone()));
+                Ok(serde_json::from_value(json!({"ma": "X1"})).unwrap())
+            },
+        };
         let claimed = runs::claim_due(&db, clock.ms, "c1", 10).unwrap();
         assert_eq!(claimed, [started.run_id.clone()]);
         let a = advance(&db, &mut clock, &mut exec, &started.run_id, "c1", 50, 1000).unwrap();
         assert_eq!((a.status.as_str(), a.steps_taken), ("waiting", 2));
-        assert!(runs::claim_due(&db, clock.ms, "c2", 10).unwrap().is_empty(), "not due yet");
+        assert!(
+            runs::claim_due(&db, clock.ms, "c2", 10).unwrap().is_empty(),
+            "not due yet"
+        );
 
         clock.ms += 3_600_000;
         let claimed = runs::claim_due(&db, clock.ms, "c2", 10).unwrap();
@@ -244,10 +293,21 @@ mod tests {
         let a = advance(&db, &mut clock, &mut exec, &started.run_id, "c2", 50, 1000).unwrap();
         assert_eq!(a.status, "completed");
         drop(exec);
-        assert_eq!(calls, [("https://shop.vn/DH1".to_string(), format!("{}:3", started.run_id))]);
+        assert_eq!(
+            calls,
+            [(
+                "https://shop.vn/DH1".to_string(),
+                format!("{}:3", started.run_id)
+            )]
+        );
         let view = runs::inspect(&db, "w", &started.run_id).unwrap();
         assert_eq!(view.variables["ma"], "X1");
-        let path: Vec<_> = view.step_log.unwrap().iter().map(|s| s.node_id.clone()).collect();
+        let path: Vec<_> = view
+            .step_log
+            .unwrap()
+            .iter()
+            .map(|s| s.node_id.clone())
+            .collect();
         assert_eq!(path, ["big", "wait", "call", "split"]);
     }
 
@@ -256,15 +316,49 @@ mod tests {
         let (db, mut clock, live) = setup();
         let data = serde_json::from_value(json!({"order": {"id": "DH2", "total": 1}})).unwrap();
         let started = runs::start(&db, &mut clock, &live, "api", &data, None).unwrap();
-        assert_eq!(runs::claim_due(&db, clock.ms, "crashed", 10).unwrap().len(), 1);
-        assert!(runs::claim_due(&db, clock.ms + 1_000, "other", 10).unwrap().is_empty(), "lease still held");
+        assert_eq!(
+            runs::claim_due(&db, clock.ms, "crashed", 10).unwrap().len(),
+            1
+        );
+        assert!(
+            runs::claim_due(&db, clock.ms + 1_000, "other", 10)
+                .unwrap()
+                .is_empty(),
+            "lease still held"
+        );
         clock.ms += runs::LEASE_MS + 1;
-        assert_eq!(runs::claim_due(&db, clock.ms, "other", 10).unwrap().len(), 1);
-        let mut exec = InProcess { perform: |_: &careflow_flow::nodes::Effect| Ok(serde_json::Map::new()) };
-        let stale = advance(&db, &mut clock, &mut exec, &started.run_id, "crashed", 50, 1000).unwrap();
+        assert_eq!(
+            runs::claim_due(&db, clock.ms, "other", 10).unwrap().len(),
+            1
+        );
+        let mut exec = InProcess {
+            perform: |_: &careflow_flow::nodes::Effect| Ok(serde_json::Map::new()),
+        };
+        let stale = advance(
+            &db,
+            &mut clock,
+            &mut exec,
+            &started.run_id,
+            "crashed",
+            50,
+            1000,
+        )
+        .unwrap();
         assert!(stale.lost_claim);
-        let fresh = advance(&db, &mut clock, &mut exec, &started.run_id, "other", 50, 1000).unwrap();
-        assert_eq!(fresh.status, "completed", "total 1 takes the `no` port, which ends the run");
+        let fresh = advance(
+            &db,
+            &mut clock,
+            &mut exec,
+            &started.run_id,
+            "other",
+            50,
+            1000,
+        )
+        .unwrap();
+        assert_eq!(
+            fresh.status, "completed",
+            "total 1 takes the `no` port, which ends the run"
+        );
     }
 
     #[test]
@@ -274,18 +368,45 @@ mod tests {
         let started = runs::start(&db, &mut clock, &live, "api", &data, None).unwrap();
         runs::claim_due(&db, clock.ms, "c", 10).unwrap();
         clock.ms += 1;
-        let mut failing = InProcess { perform: |_: &careflow_flow::nodes::Effect| Err("partner down".to_string()) };
-        advance(&db, &mut clock, &mut failing, &started.run_id, "c", 50, 1000).unwrap();
+        let mut failing = InProcess {
+            perform: |_: &careflow_flow::nodes::Effect| Err("partner down".to_string()),
+        };
+        advance(
+            &db,
+            &mut clock,
+            &mut failing,
+            &started.run_id,
+            "c",
+            50,
+            1000,
+        )
+        .unwrap();
         clock.ms += 3_600_000;
         runs::claim_due(&db, clock.ms, "c", 10).unwrap();
-        let failed = advance(&db, &mut clock, &mut failing, &started.run_id, "c", 50, 1000).unwrap();
+        let failed = advance(
+            &db,
+            &mut clock,
+            &mut failing,
+            &started.run_id,
+            "c",
+            50,
+            1000,
+        )
+        .unwrap();
         assert_eq!(failed.status, "failed");
         let view = runs::inspect(&db, "w", &started.run_id).unwrap();
         assert!(view.error.unwrap().contains("partner down"));
         runs::retry(&db, &clock, "w", &started.run_id).unwrap();
         runs::claim_due(&db, clock.ms, "c2", 10).unwrap();
-        let mut ok = InProcess { perform: |_: &careflow_flow::nodes::Effect| Ok(serde_json::Map::new()) };
-        assert_eq!(advance(&db, &mut clock, &mut ok, &started.run_id, "c2", 50, 1000).unwrap().status, "completed");
+        let mut ok = InProcess {
+            perform: |_: &careflow_flow::nodes::Effect| Ok(serde_json::Map::new()),
+        };
+        assert_eq!(
+            advance(&db, &mut clock, &mut ok, &started.run_id, "c2", 50, 1000)
+                .unwrap()
+                .status,
+            "completed"
+        );
         assert_eq!(draw("r", 1), draw("r", 1));
         assert_ne!(draw("r", 1), draw("r", 2));
         assert!((0.0..1.0).contains(&draw("x", 7)));
@@ -294,9 +415,24 @@ mod tests {
     #[test]
     fn runs_of_another_workspace_are_not_found() {
         let (db, mut clock, live) = setup();
-        let started = runs::start(&db, &mut clock, &live, "api", &serde_json::Map::new(), None).unwrap();
-        assert_eq!(runs::inspect(&db, "other", &started.run_id).unwrap_err().status, 404);
-        assert_eq!(runs::cancel(&db, &clock, "other", &started.run_id).unwrap_err().status, 404);
-        assert!(runs::list(&db, "other", None, None, None, 50).unwrap().is_empty());
+        let started =
+            runs::start(&db, &mut clock, &live, "api", &serde_json::Map::new(), None).unwrap();
+        assert_eq!(
+            runs::inspect(&db, "other", &started.run_id)
+                .unwrap_err()
+                .status,
+            404
+        );
+        assert_eq!(
+            runs::cancel(&db, &clock, "other", &started.run_id)
+                .unwrap_err()
+                .status,
+            404
+        );
+        assert!(
+            runs::list(&db, "other", None, None, None, 50)
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -33,11 +33,15 @@ fn problems_of(draft: &Value, now: chrono::DateTime<chrono::Utc>) -> Vec<Problem
 
 /// Parses a flow document, naming the field at fault when it is not one.
 pub fn parse_document(body: &Value) -> Result<Flow, ApiError> {
-    serde_json::from_value::<Flow>(body.clone()).map_err(|e| ApiError::validation("(document)", format!("not a flow document: {e}")))
+    serde_json::from_value::<Flow>(body.clone())
+        .map_err(|e| ApiError::validation("(document)", format!("not a flow document: {e}")))
 }
 
 fn view(row: &Row<'_>, now: chrono::DateTime<chrono::Utc>) -> FlowView {
-    let draft: Value = row.text("draft").and_then(|d| serde_json::from_str(&d).ok()).unwrap_or(Value::Null);
+    let draft: Value = row
+        .text("draft")
+        .and_then(|d| serde_json::from_str(&d).ok())
+        .unwrap_or(Value::Null);
     FlowView {
         id: row.text("id").unwrap_or_default(),
         name: row.text("name").unwrap_or_default(),
@@ -51,10 +55,16 @@ fn view(row: &Row<'_>, now: chrono::DateTime<chrono::Utc>) -> FlowView {
     }
 }
 
-const COLUMNS: &str = "id, name, draft, enabled, published_version, trigger_token, created_at, updated_at";
+const COLUMNS: &str =
+    "id, name, draft, enabled, published_version, trigger_token, created_at, updated_at";
 
 /// Saves a new draft (problems and all).
-pub fn create(db: &impl Db, clock: &mut impl Clock, workspace: &str, flow: &Flow) -> Result<FlowView, ApiError> {
+pub fn create(
+    db: &impl Db,
+    clock: &mut impl Clock,
+    workspace: &str,
+    flow: &Flow,
+) -> Result<FlowView, ApiError> {
     let id = clock.new_id();
     let token = format!("ft_{}", clock.new_id().replace('-', ""));
     let now = clock.now_text();
@@ -66,30 +76,60 @@ pub fn create(db: &impl Db, clock: &mut impl Clock, workspace: &str, flow: &Flow
     get(db, clock, workspace, &id)
 }
 
-pub fn get(db: &impl Db, clock: &impl Clock, workspace: &str, id: &str) -> Result<FlowView, ApiError> {
-    let rows = db.execute(&format!("SELECT {COLUMNS} FROM flows WHERE workspace_id = ? AND id = ?"), &[workspace.into(), id.into()])?;
-    rows.first().map(|r| view(&r, clock.now())).ok_or_else(|| ApiError::not_found(format!("no flow {id}")))
+pub fn get(
+    db: &impl Db,
+    clock: &impl Clock,
+    workspace: &str,
+    id: &str,
+) -> Result<FlowView, ApiError> {
+    let rows = db.execute(
+        &format!("SELECT {COLUMNS} FROM flows WHERE workspace_id = ? AND id = ?"),
+        &[workspace.into(), id.into()],
+    )?;
+    rows.first()
+        .map(|r| view(&r, clock.now()))
+        .ok_or_else(|| ApiError::not_found(format!("no flow {id}")))
 }
 
 pub fn list(db: &impl Db, clock: &impl Clock, workspace: &str) -> Result<Vec<FlowView>, ApiError> {
-    let rows = db.execute(&format!("SELECT {COLUMNS} FROM flows WHERE workspace_id = ? ORDER BY created_at, id"), &[workspace.into()])?;
+    let rows = db.execute(
+        &format!("SELECT {COLUMNS} FROM flows WHERE workspace_id = ? ORDER BY created_at, id"),
+        &[workspace.into()],
+    )?;
     Ok(rows.iter().map(|r| view(&r, clock.now())).collect())
 }
 
 /// Replaces the draft. Published versions and running runs are untouched.
-pub fn update(db: &impl Db, clock: &mut impl Clock, workspace: &str, id: &str, flow: &Flow) -> Result<FlowView, ApiError> {
+pub fn update(
+    db: &impl Db,
+    clock: &mut impl Clock,
+    workspace: &str,
+    id: &str,
+    flow: &Flow,
+) -> Result<FlowView, ApiError> {
     get(db, clock, workspace, id)?;
     let draft = serde_json::to_string(flow).map_err(|e| ApiError::internal(e.to_string()))?;
     db.execute(
         "UPDATE flows SET name = ?, draft = ?, updated_at = ? WHERE workspace_id = ? AND id = ?",
-        &[flow.name.as_str().into(), draft.into(), clock.now_text().into(), workspace.into(), id.into()],
+        &[
+            flow.name.as_str().into(),
+            draft.into(),
+            clock.now_text().into(),
+            workspace.into(),
+            id.into(),
+        ],
     )?;
     get(db, clock, workspace, id)
 }
 
 /// Publishes the draft as the next version; 422 listing every error when
 /// the draft has any. Publishing also enables the flow.
-pub fn publish(db: &impl Db, clock: &mut impl Clock, workspace: &str, id: &str) -> Result<FlowView, ApiError> {
+pub fn publish(
+    db: &impl Db,
+    clock: &mut impl Clock,
+    workspace: &str,
+    id: &str,
+) -> Result<FlowView, ApiError> {
     db.transaction(|db| {
         let flow = get(db, clock, workspace, id)?;
         let errors: Vec<&Problem> = flow.problems.iter().filter(|p| p.is_error()).collect();
@@ -112,26 +152,46 @@ pub fn publish(db: &impl Db, clock: &mut impl Clock, workspace: &str, id: &str) 
     })
 }
 
-pub fn set_enabled(db: &impl Db, clock: &impl Clock, workspace: &str, id: &str, enabled: bool) -> Result<FlowView, ApiError> {
+pub fn set_enabled(
+    db: &impl Db,
+    clock: &impl Clock,
+    workspace: &str,
+    id: &str,
+    enabled: bool,
+) -> Result<FlowView, ApiError> {
     let flow = get(db, clock, workspace, id)?;
     if enabled && flow.published_version.is_none() {
         return Err(ApiError::conflict("publish the flow before enabling it"));
     }
     db.execute(
         "UPDATE flows SET enabled = ?, updated_at = ? WHERE workspace_id = ? AND id = ?",
-        &[SqlValue::Integer(i64::from(enabled)), clock.now_text().into(), workspace.into(), id.into()],
+        &[
+            SqlValue::Integer(i64::from(enabled)),
+            clock.now_text().into(),
+            workspace.into(),
+            id.into(),
+        ],
     )?;
     get(db, clock, workspace, id)
 }
 
 /// A published version's definition.
-pub fn version(db: &impl Db, workspace: &str, flow_id: &str, version: i64) -> Result<Flow, ApiError> {
+pub fn version(
+    db: &impl Db,
+    workspace: &str,
+    flow_id: &str,
+    version: i64,
+) -> Result<Flow, ApiError> {
     let rows = db.execute(
         "SELECT definition FROM flow_versions WHERE workspace_id = ? AND flow_id = ? AND version = ?",
         &[workspace.into(), flow_id.into(), SqlValue::Integer(version)],
     )?;
-    let text = rows.first().and_then(|r| r.text("definition")).ok_or_else(|| ApiError::not_found(format!("flow {flow_id} has no version {version}")))?;
-    serde_json::from_str(&text).map_err(|e| ApiError::internal(format!("stored flow version is unreadable: {e}")))
+    let text = rows
+        .first()
+        .and_then(|r| r.text("definition"))
+        .ok_or_else(|| ApiError::not_found(format!("flow {flow_id} has no version {version}")))?;
+    serde_json::from_str(&text)
+        .map_err(|e| ApiError::internal(format!("stored flow version is unreadable: {e}")))
 }
 
 /// What a trigger needs: the live version of an enabled flow, found by id
@@ -144,14 +204,21 @@ pub struct Live {
     pub flow: Flow,
 }
 
-pub fn live(db: &impl Db, workspace: Option<&str>, flow_id: &str, token: Option<&str>) -> Result<Live, ApiError> {
+pub fn live(
+    db: &impl Db,
+    workspace: Option<&str>,
+    flow_id: &str,
+    token: Option<&str>,
+) -> Result<Live, ApiError> {
     let rows = match (workspace, token) {
         (Some(w), _) => db.execute("SELECT id, workspace_id, enabled, published_version FROM flows WHERE workspace_id = ? AND id = ?", &[w.into(), flow_id.into()])?,
         (None, Some(t)) => db.execute("SELECT id, workspace_id, enabled, published_version FROM flows WHERE id = ? AND trigger_token = ?", &[flow_id.into(), t.into()])?,
         (None, None) => return Err(ApiError::unauthorized("send `Authorization: Bearer <api key>` or the flow's `?token=`")),
     };
     let row = rows.first().ok_or_else(|| match token {
-        Some(_) if workspace.is_none() => ApiError::unauthorized("unknown flow or wrong trigger token"),
+        Some(_) if workspace.is_none() => {
+            ApiError::unauthorized("unknown flow or wrong trigger token")
+        }
         _ => ApiError::not_found(format!("no flow {flow_id}")),
     })?;
     let workspace_id = row.text("workspace_id").unwrap_or_default();
@@ -162,5 +229,10 @@ pub fn live(db: &impl Db, workspace: Option<&str>, flow_id: &str, token: Option<
         return Err(ApiError::conflict("the flow is disabled"));
     }
     let flow = version(db, &workspace_id, flow_id, version_no)?;
-    Ok(Live { workspace_id, flow_id: flow_id.to_string(), version: version_no, flow })
+    Ok(Live {
+        workspace_id,
+        flow_id: flow_id.to_string(),
+        version: version_no,
+        flow,
+    })
 }

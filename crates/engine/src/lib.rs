@@ -26,6 +26,7 @@ pub trait Clock {
     }
 
     fn now_text(&self) -> String {
-        self.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        self.now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     }
 }

@@ -8,11 +8,22 @@ use crate::advance::NodeRequest;
 
 /// Runs `kind` for the engine's request `body`.
 pub fn execute(kind: &str, body: &[u8]) -> Result<Outcome, ApiError> {
-    let request: NodeRequest = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("not a node request: {e}")))?;
+    let request: NodeRequest = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("not a node request: {e}")))?;
     if request.node_type != kind {
-        return Err(ApiError::bad_request(format!("this is the `{kind}` node, not `{}`", request.node_type)));
+        return Err(ApiError::bad_request(format!(
+            "this is the `{kind}` node, not `{}`",
+            request.node_type
+        )));
     }
-    let node = node_kind(kind).ok_or_else(|| ApiError::internal(format!("unknown node type {kind}")))?;
-    let input = RunInput { context: &request.context, now: request.now, random: request.random, idempotency_key: &request.idempotency_key };
-    node.execute(&request.settings, &input).map_err(|e| ApiError::validation("settings", e.message))
+    let node =
+        node_kind(kind).ok_or_else(|| ApiError::internal(format!("unknown node type {kind}")))?;
+    let input = RunInput {
+        context: &request.context,
+        now: request.now,
+        random: request.random,
+        idempotency_key: &request.idempotency_key,
+    };
+    node.execute(&request.settings, &input)
+        .map_err(|e| ApiError::validation("settings", e.message))
 }

@@ -74,7 +74,12 @@ pub fn start(
 }
 
 /// Claims up to `limit` due runs for `claim_id`; returns their ids.
-pub fn claim_due(db: &impl Db, now_ms: i64, claim_id: &str, limit: i64) -> Result<Vec<String>, ApiError> {
+pub fn claim_due(
+    db: &impl Db,
+    now_ms: i64,
+    claim_id: &str,
+    limit: i64,
+) -> Result<Vec<String>, ApiError> {
     let rows = db.execute(
         "UPDATE waits SET claim_id = ?, lease_until = ?
          WHERE run_id IN (SELECT run_id FROM waits WHERE due_at <= ? AND (lease_until IS NULL OR lease_until < ?) ORDER BY due_at LIMIT ?)
@@ -110,11 +115,19 @@ fn run_of(row: &Row<'_>) -> Stored {
         flow_id: row.text("flow_id").unwrap_or_default(),
         version: row.int("version").unwrap_or(0),
         state: Run {
-            status: row.text("status").and_then(|s| RunStatus::parse(&s)).unwrap_or(RunStatus::Failed),
+            status: row
+                .text("status")
+                .and_then(|s| RunStatus::parse(&s))
+                .unwrap_or(RunStatus::Failed),
             at: row.text("at_node"),
             steps: row.int("steps").unwrap_or(0) as u32,
-            due_at: row.int("due_at").and_then(chrono::DateTime::from_timestamp_millis),
-            context: row.text("context").and_then(|c| serde_json::from_str(&c).ok()).unwrap_or(Value::Null),
+            due_at: row
+                .int("due_at")
+                .and_then(chrono::DateTime::from_timestamp_millis),
+            context: row
+                .text("context")
+                .and_then(|c| serde_json::from_str(&c).ok())
+                .unwrap_or(Value::Null),
             error: row.text("error"),
         },
     }
@@ -123,8 +136,15 @@ fn run_of(row: &Row<'_>) -> Stored {
 const RUN_COLUMNS: &str = "r.id, r.workspace_id, r.flow_id, r.version, r.status, r.at_node, r.steps, r.context, r.error, w.due_at";
 
 pub fn load(db: &impl Db, run_id: &str) -> Result<Stored, ApiError> {
-    let rows = db.execute(&format!("SELECT {RUN_COLUMNS} FROM runs r LEFT JOIN waits w ON w.run_id = r.id WHERE r.id = ?"), &[run_id.into()])?;
-    rows.first().map(|r| run_of(&r)).ok_or_else(|| ApiError::not_found(format!("no run {run_id}")))
+    let rows = db.execute(
+        &format!(
+            "SELECT {RUN_COLUMNS} FROM runs r LEFT JOIN waits w ON w.run_id = r.id WHERE r.id = ?"
+        ),
+        &[run_id.into()],
+    )?;
+    rows.first()
+        .map(|r| run_of(&r))
+        .ok_or_else(|| ApiError::not_found(format!("no run {run_id}")))
 }
 
 /// One step as recorded.
@@ -144,7 +164,14 @@ pub struct StepRecord {
 
 /// Commits one step: the step record, the run's new state and its wait
 /// row, in one transaction, only while `claim_id` still holds the run.
-pub fn commit_step(db: &impl Db, clock: &impl Clock, stored: &Stored, claim_id: &str, step: &StepRecord, next: &Run) -> Result<bool, ApiError> {
+pub fn commit_step(
+    db: &impl Db,
+    clock: &impl Clock,
+    stored: &Stored,
+    claim_id: &str,
+    step: &StepRecord,
+    next: &Run,
+) -> Result<bool, ApiError> {
     db.transaction(|db| {
         let held = db.execute("SELECT 1 AS x FROM waits WHERE run_id = ? AND claim_id = ?", &[stored.id.as_str().into(), claim_id.into()])?;
         if held.first().is_none() {
@@ -204,15 +231,27 @@ fn save_state(db: &impl Db, clock: &impl Clock, run_id: &str, next: &Run) -> Res
 }
 
 /// Saves a state change that is not a node step (a wait elapsing).
-pub fn commit_state(db: &impl Db, clock: &impl Clock, stored: &Stored, claim_id: &str, next: &Run) -> Result<bool, ApiError> {
+pub fn commit_state(
+    db: &impl Db,
+    clock: &impl Clock,
+    stored: &Stored,
+    claim_id: &str,
+    next: &Run,
+) -> Result<bool, ApiError> {
     db.transaction(|db| {
-        let held = db.execute("SELECT 1 AS x FROM waits WHERE run_id = ? AND claim_id = ?", &[stored.id.as_str().into(), claim_id.into()])?;
+        let held = db.execute(
+            "SELECT 1 AS x FROM waits WHERE run_id = ? AND claim_id = ?",
+            &[stored.id.as_str().into(), claim_id.into()],
+        )?;
         if held.first().is_none() {
             return Ok(false);
         }
         save_state(db, clock, &stored.id, next)?;
         if next.status.is_ended() {
-            db.execute("DELETE FROM waits WHERE run_id = ?", &[stored.id.as_str().into()])?;
+            db.execute(
+                "DELETE FROM waits WHERE run_id = ?",
+                &[stored.id.as_str().into()],
+            )?;
         }
         Ok(true)
     })
@@ -254,10 +293,16 @@ fn run_view(row: &Row<'_>) -> RunView {
         status: row.text("status").unwrap_or_default(),
         at_node: row.text("at_node"),
         steps: row.int("steps").unwrap_or(0),
-        due_at: row.int("due_at").and_then(chrono::DateTime::from_timestamp_millis).map(|t| t.to_rfc3339()),
+        due_at: row
+            .int("due_at")
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|t| t.to_rfc3339()),
         error: row.text("error"),
         trigger_kind: row.text("trigger_kind").unwrap_or_default(),
-        variables: row.text("context").and_then(|c| serde_json::from_str(&c).ok()).unwrap_or(Value::Null),
+        variables: row
+            .text("context")
+            .and_then(|c| serde_json::from_str(&c).ok())
+            .unwrap_or(Value::Null),
         started_at: row.text("started_at").unwrap_or_default(),
         updated_at: row.text("updated_at").unwrap_or_default(),
         ended_at: row.text("ended_at"),
@@ -268,11 +313,21 @@ fn run_view(row: &Row<'_>) -> RunView {
 const VIEW_COLUMNS: &str = "r.id, r.flow_id, r.version, r.status, r.at_node, r.steps, r.error, r.trigger_kind, r.context, r.started_at, r.updated_at, r.ended_at, w.due_at";
 
 /// Runs of a workspace, newest first, filtered by flow, status and start time.
-pub fn list(db: &impl Db, workspace: &str, flow_id: Option<&str>, status: Option<&str>, since: Option<&str>, limit: i64) -> Result<Vec<RunView>, ApiError> {
+pub fn list(
+    db: &impl Db,
+    workspace: &str,
+    flow_id: Option<&str>,
+    status: Option<&str>,
+    since: Option<&str>,
+    limit: i64,
+) -> Result<Vec<RunView>, ApiError> {
     if let Some(s) = status
         && RunStatus::parse(s).is_none()
     {
-        return Err(ApiError::validation("status", format!("{s:?} is not running, waiting, completed, failed or cancelled")));
+        return Err(ApiError::validation(
+            "status",
+            format!("{s:?} is not running, waiting, completed, failed or cancelled"),
+        ));
     }
     let rows = db.execute(
         &format!(
@@ -288,12 +343,19 @@ pub fn list(db: &impl Db, workspace: &str, flow_id: Option<&str>, status: Option
 /// One run with its steps.
 pub fn inspect(db: &impl Db, workspace: &str, run_id: &str) -> Result<RunView, ApiError> {
     let rows = db.execute(&format!("SELECT {VIEW_COLUMNS} FROM runs r LEFT JOIN waits w ON w.run_id = r.id WHERE r.workspace_id = ? AND r.id = ?"), &[workspace.into(), run_id.into()])?;
-    let mut view = rows.first().map(|r| run_view(&r)).ok_or_else(|| ApiError::not_found(format!("no run {run_id}")))?;
+    let mut view = rows
+        .first()
+        .map(|r| run_view(&r))
+        .ok_or_else(|| ApiError::not_found(format!("no run {run_id}")))?;
     let steps = db.execute(
         "SELECT step_no, node_id, node_type, port, rendered, decision, patch, error, started_at, duration_ms FROM run_steps WHERE run_id = ? ORDER BY step_no",
         &[run_id.into()],
     )?;
-    let json = |r: &Row<'_>, c: &str| r.text(c).and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null);
+    let json = |r: &Row<'_>, c: &str| {
+        r.text(c)
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(Value::Null)
+    };
     view.step_log = Some(
         steps
             .iter()
@@ -315,7 +377,12 @@ pub fn inspect(db: &impl Db, workspace: &str, run_id: &str) -> Result<RunView, A
 }
 
 /// Cancels a run that has not ended (cancelling again answers the same).
-pub fn cancel(db: &impl Db, clock: &impl Clock, workspace: &str, run_id: &str) -> Result<RunView, ApiError> {
+pub fn cancel(
+    db: &impl Db,
+    clock: &impl Clock,
+    workspace: &str,
+    run_id: &str,
+) -> Result<RunView, ApiError> {
     db.transaction(|db| {
         inspect(db, workspace, run_id)?;
         let stored = load(db, run_id)?;
@@ -332,7 +399,12 @@ pub fn cancel(db: &impl Db, clock: &impl Clock, workspace: &str, run_id: &str) -
 
 /// Retries the failed step of a failed run: the run goes back to running
 /// at the node that failed and is due now.
-pub fn retry(db: &impl Db, clock: &impl Clock, workspace: &str, run_id: &str) -> Result<RunView, ApiError> {
+pub fn retry(
+    db: &impl Db,
+    clock: &impl Clock,
+    workspace: &str,
+    run_id: &str,
+) -> Result<RunView, ApiError> {
     db.transaction(|db| {
         inspect(db, workspace, run_id)?;
         let stored = load(db, run_id)?;

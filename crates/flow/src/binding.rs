@@ -19,30 +19,46 @@ pub struct FieldError {
 /// Binds `input` (field → raw value) to `variables`. Fields that are not
 /// declared are ignored; a missing required variable or a value of the
 /// wrong type is an error.
-pub fn bind(variables: &[VariableDecl], input: &Map<String, Value>) -> Result<Map<String, Value>, Vec<FieldError>> {
+pub fn bind(
+    variables: &[VariableDecl],
+    input: &Map<String, Value>,
+) -> Result<Map<String, Value>, Vec<FieldError>> {
     let mut bound = Map::new();
     let mut errors = Vec::new();
     for var in variables {
         match input.get(&var.name) {
             None | Some(Value::Null) => {
                 if var.required {
-                    errors.push(FieldError { field: var.name.clone(), message: format!("`{}` is required", var.name) });
+                    errors.push(FieldError {
+                        field: var.name.clone(),
+                        message: format!("`{}` is required", var.name),
+                    });
                 }
             }
             Some(Value::String(s)) if s.trim().is_empty() && var.kind != ValueType::Text => {
                 if var.required {
-                    errors.push(FieldError { field: var.name.clone(), message: format!("`{}` is required", var.name) });
+                    errors.push(FieldError {
+                        field: var.name.clone(),
+                        message: format!("`{}` is required", var.name),
+                    });
                 }
             }
             Some(raw) => match coerce(var.kind, raw) {
                 Ok(value) => {
                     bound.insert(var.name.clone(), value);
                 }
-                Err(message) => errors.push(FieldError { field: var.name.clone(), message }),
+                Err(message) => errors.push(FieldError {
+                    field: var.name.clone(),
+                    message,
+                }),
             },
         }
     }
-    if errors.is_empty() { Ok(bound) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(bound)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Coerces one raw value (JSON, or a string from a query or form).
@@ -87,16 +103,31 @@ pub fn coerce(kind: ValueType, raw: &Value) -> Result<Value, String> {
                 Value::Number(n) => n.to_string(),
                 _ => text.ok_or("expected a phone number")?.to_string(),
             };
-            normalize_phone(&t).map(Value::String).ok_or_else(|| format!("{t:?} is not a phone number"))
+            normalize_phone(&t)
+                .map(Value::String)
+                .ok_or_else(|| format!("{t:?} is not a phone number"))
         }
         ValueType::Email => {
             let t = text.ok_or("expected an email address")?;
-            let ok = t.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.ends_with('.')) && !t.contains(' ');
-            if ok { Ok(Value::String(t.to_lowercase())) } else { Err(format!("{t:?} is not an email address")) }
+            let ok = t
+                .split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.ends_with('.'))
+                && !t.contains(' ');
+            if ok {
+                Ok(Value::String(t.to_lowercase()))
+            } else {
+                Err(format!("{t:?} is not an email address"))
+            }
         }
         ValueType::List => match raw {
             Value::Array(_) => Ok(raw.clone()),
-            Value::String(s) => Ok(Value::Array(s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(|p| Value::String(p.into())).collect())),
+            Value::String(s) => Ok(Value::Array(
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(|p| Value::String(p.into()))
+                    .collect(),
+            )),
             _ => Err("expected a list".into()),
         },
         ValueType::Object => match raw {
@@ -115,14 +146,22 @@ fn parse_number(t: &str) -> Option<Value> {
     if let Ok(i) = plain.parse::<i64>() {
         return Some(Value::Number(i.into()));
     }
-    plain.parse::<f64>().ok().filter(|f| f.is_finite()).and_then(Number::from_f64).map(Value::Number)
+    plain
+        .parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite())
+        .and_then(Number::from_f64)
+        .map(Value::Number)
 }
 
 /// Vietnamese numbers to E.164 digits: `0912 345 678` → `84912345678`.
 pub fn normalize_phone(raw: &str) -> Option<String> {
     let trimmed = raw.trim();
     let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
-    if trimmed.chars().any(|c| !(c.is_ascii_digit() || " .-()+".contains(c))) {
+    if trimmed
+        .chars()
+        .any(|c| !(c.is_ascii_digit() || " .-()+".contains(c)))
+    {
         return None;
     }
     let national = if let Some(rest) = digits.strip_prefix("84") {
@@ -134,7 +173,9 @@ pub fn normalize_phone(raw: &str) -> Option<String> {
     } else {
         return None;
     };
-    (8..=10).contains(&national.len()).then(|| format!("84{national}"))
+    (8..=10)
+        .contains(&national.len())
+        .then(|| format!("84{national}"))
 }
 
 #[cfg(test)]
@@ -176,7 +217,9 @@ mod tests {
     #[test]
     fn reports_every_bad_or_missing_field() {
         // SPEC A-T3
-        let input = serde_json::from_value(json!({"tong_tien": "nhiều", "vip": "maybe", "customer": [1]})).unwrap();
+        let input =
+            serde_json::from_value(json!({"tong_tien": "nhiều", "vip": "maybe", "customer": [1]}))
+                .unwrap();
         let errors = bind(&vars(), &input).unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["so_dien_thoai", "tong_tien", "vip", "customer"]);
@@ -184,9 +227,18 @@ mod tests {
 
     #[test]
     fn phone_numbers_normalise_to_84_or_are_rejected() {
-        assert_eq!(normalize_phone("0912345678").as_deref(), Some("84912345678"));
-        assert_eq!(normalize_phone("+84 912-345-678").as_deref(), Some("84912345678"));
-        assert_eq!(normalize_phone("84912345678").as_deref(), Some("84912345678"));
+        assert_eq!(
+            normalize_phone("0912345678").as_deref(),
+            Some("84912345678")
+        );
+        assert_eq!(
+            normalize_phone("+84 912-345-678").as_deref(),
+            Some("84912345678")
+        );
+        assert_eq!(
+            normalize_phone("84912345678").as_deref(),
+            Some("84912345678")
+        );
         assert_eq!(normalize_phone("12345"), None);
         assert_eq!(normalize_phone("09123abc45"), None);
     }

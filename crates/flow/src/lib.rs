@@ -14,7 +14,7 @@ pub mod simulate;
 mod validate;
 
 pub use careflow_condition::ValueType;
-pub use model::{Edge, Flow, Node, Trigger, TriggerKind, VariableDecl, TRIGGER_NODE};
+pub use model::{Edge, Flow, Node, TRIGGER_NODE, Trigger, TriggerKind, VariableDecl};
 pub use problem::{Problem, Severity};
 pub use schema::VariableTypes;
 pub use validate::validate;

@@ -97,7 +97,10 @@ impl Flow {
 
     /// Where `port` of `from` leads.
     pub fn next(&self, from: &str, port: &str) -> Option<&str> {
-        self.edges.iter().find(|e| e.from == from && e.port == port).map(|e| e.to.as_str())
+        self.edges
+            .iter()
+            .find(|e| e.from == from && e.port == port)
+            .map(|e| e.to.as_str())
     }
 
     /// The first node of a run.

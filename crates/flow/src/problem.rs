@@ -25,11 +25,21 @@ pub enum Severity {
 
 impl Problem {
     pub fn flow(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Error, node_id: None, field: field.into(), message: message.into() }
+        Self {
+            severity: Severity::Error,
+            node_id: None,
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     pub fn node(node_id: &str, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Error, node_id: Some(node_id.to_string()), field: field.into(), message: message.into() }
+        Self {
+            severity: Severity::Error,
+            node_id: Some(node_id.to_string()),
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     pub fn warning(mut self) -> Self {

@@ -78,7 +78,10 @@ pub enum Event {
 #[non_exhaustive]
 pub enum RunError {
     #[error("a {state} run cannot take event {event}")]
-    Unexpected { state: &'static str, event: &'static str },
+    Unexpected {
+        state: &'static str,
+        event: &'static str,
+    },
 }
 
 fn event_name(event: &Event) -> &'static str {
@@ -93,10 +96,17 @@ fn event_name(event: &Event) -> &'static str {
 /// The variables a new run starts with: each trigger value at the top
 /// (`{{so_dien_thoai}}`) and under `trigger` (`{{trigger.so_dien_thoai}}`),
 /// and the run itself under `run`.
-pub fn initial_context(data: &Map<String, Value>, run_id: &str, started_at: DateTime<Utc>) -> Value {
+pub fn initial_context(
+    data: &Map<String, Value>,
+    run_id: &str,
+    started_at: DateTime<Utc>,
+) -> Value {
     let mut context = data.clone();
     context.insert("trigger".into(), Value::Object(data.clone()));
-    context.insert("run".into(), json!({ "id": run_id, "started_at": started_at.to_rfc3339() }));
+    context.insert(
+        "run".into(),
+        json!({ "id": run_id, "started_at": started_at.to_rfc3339() }),
+    );
     Value::Object(context)
 }
 
@@ -104,7 +114,11 @@ pub fn initial_context(data: &Map<String, Value>, run_id: &str, started_at: Date
 pub fn start(flow: &Flow, context: Value) -> Run {
     let at = flow.start().map(str::to_string);
     Run {
-        status: if at.is_some() { RunStatus::Running } else { RunStatus::Completed },
+        status: if at.is_some() {
+            RunStatus::Running
+        } else {
+            RunStatus::Completed
+        },
         at,
         steps: 0,
         due_at: None,
@@ -114,7 +128,13 @@ pub fn start(flow: &Flow, context: Value) -> Run {
 }
 
 /// The transition table.
-pub fn transition(run: &Run, flow: &Flow, event: Event, now: DateTime<Utc>, max_steps: u32) -> Result<Run, RunError> {
+pub fn transition(
+    run: &Run,
+    flow: &Flow,
+    event: Event,
+    now: DateTime<Utc>,
+    max_steps: u32,
+) -> Result<Run, RunError> {
     if run.status.is_ended() {
         return Ok(run.clone());
     }
@@ -141,14 +161,20 @@ pub fn transition(run: &Run, flow: &Flow, event: Event, now: DateTime<Utc>, max_
         }
         (RunStatus::Running, Event::StepFailed(message)) => {
             next.status = RunStatus::Failed;
-            next.error = Some(format!("node `{}`: {message}", run.at.as_deref().unwrap_or("?")));
+            next.error = Some(format!(
+                "node `{}`: {message}",
+                run.at.as_deref().unwrap_or("?")
+            ));
         }
         (RunStatus::Waiting, Event::WaitElapsed) => {
             next.due_at = None;
             settle(&mut next, max_steps);
         }
         (state, event) => {
-            return Err(RunError::Unexpected { state: state.as_str(), event: event_name(&event) });
+            return Err(RunError::Unexpected {
+                state: state.as_str(),
+                event: event_name(&event),
+            });
         }
     }
     Ok(next)
@@ -159,7 +185,9 @@ fn settle(run: &mut Run, max_steps: u32) {
     run.status = if run.at.is_none() {
         RunStatus::Completed
     } else if run.steps >= max_steps {
-        run.error = Some(format!("stopped after {max_steps} steps: the flow loops without end"));
+        run.error = Some(format!(
+            "stopped after {max_steps} steps: the flow loops without end"
+        ));
         RunStatus::Failed
     } else {
         RunStatus::Running
@@ -189,7 +217,11 @@ mod tests {
     }
 
     fn outcome(port: &str, wait: Option<DateTime<Utc>>) -> Outcome {
-        Outcome { port: port.into(), wait_until: wait, ..Default::default() }
+        Outcome {
+            port: port.into(),
+            wait_until: wait,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -197,12 +229,28 @@ mod tests {
         // SPEC A-N2
         let f = flow();
         let run = start(&f, json!({}));
-        assert_eq!((run.status, run.at.as_deref()), (RunStatus::Running, Some("a")));
+        assert_eq!(
+            (run.status, run.at.as_deref()),
+            (RunStatus::Running, Some("a"))
+        );
         let due = now() + Duration::hours(1);
-        let waiting = transition(&run, &f, Event::StepCompleted(outcome("next", Some(due))), now(), 100).unwrap();
-        assert_eq!((waiting.status, waiting.at.as_deref(), waiting.due_at), (RunStatus::Waiting, Some("b"), Some(due)));
+        let waiting = transition(
+            &run,
+            &f,
+            Event::StepCompleted(outcome("next", Some(due))),
+            now(),
+            100,
+        )
+        .unwrap();
+        assert_eq!(
+            (waiting.status, waiting.at.as_deref(), waiting.due_at),
+            (RunStatus::Waiting, Some("b"), Some(due))
+        );
         let resumed = transition(&waiting, &f, Event::WaitElapsed, due, 100).unwrap();
-        assert_eq!((resumed.status, resumed.at.as_deref()), (RunStatus::Running, Some("b")));
+        assert_eq!(
+            (resumed.status, resumed.at.as_deref()),
+            (RunStatus::Running, Some("b"))
+        );
     }
 
     #[test]
@@ -222,7 +270,14 @@ mod tests {
         let f = flow();
         let mut run = start(&f, json!({}));
         for _ in 0..10 {
-            run = transition(&run, &f, Event::StepCompleted(outcome("next", None)), now(), 10).unwrap();
+            run = transition(
+                &run,
+                &f,
+                Event::StepCompleted(outcome("next", None)),
+                now(),
+                10,
+            )
+            .unwrap();
         }
         assert_eq!(run.status, RunStatus::Failed);
         assert!(run.error.as_deref().unwrap().contains("10 steps"));
@@ -234,12 +289,22 @@ mod tests {
         let run = start(&f, json!({}));
         let cancelled = transition(&run, &f, Event::Cancelled, now(), 100).unwrap();
         assert_eq!(cancelled.status, RunStatus::Cancelled);
-        for late in [Event::WaitElapsed, Event::StepFailed("x".into()), Event::StepCompleted(outcome("next", None))] {
-            assert_eq!(transition(&cancelled, &f, late, now(), 100).unwrap(), cancelled);
+        for late in [
+            Event::WaitElapsed,
+            Event::StepFailed("x".into()),
+            Event::StepCompleted(outcome("next", None)),
+        ] {
+            assert_eq!(
+                transition(&cancelled, &f, late, now(), 100).unwrap(),
+                cancelled
+            );
         }
         assert_eq!(
             transition(&run, &f, Event::WaitElapsed, now(), 100),
-            Err(RunError::Unexpected { state: "running", event: "wait_elapsed" })
+            Err(RunError::Unexpected {
+                state: "running",
+                event: "wait_elapsed"
+            })
         );
         let failed = transition(&run, &f, Event::StepFailed("boom".into()), now(), 100).unwrap();
         assert_eq!(failed.error.as_deref(), Some("node `a`: boom"));
@@ -248,7 +313,8 @@ mod tests {
     #[test]
     fn trigger_data_is_bound_at_the_top_and_under_trigger() {
         // SPEC A-T3
-        let data: Map<String, Value> = serde_json::from_value(json!({"so_dien_thoai": "84912345678"})).unwrap();
+        let data: Map<String, Value> =
+            serde_json::from_value(json!({"so_dien_thoai": "84912345678"})).unwrap();
         let ctx = initial_context(&data, "r1", now());
         assert_eq!(ctx["so_dien_thoai"], "84912345678");
         assert_eq!(ctx["trigger"]["so_dien_thoai"], "84912345678");

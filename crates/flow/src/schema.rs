@@ -13,34 +13,105 @@ use crate::model::{Flow, TriggerKind};
 const OBJECTS: &[(&str, &[(&str, ValueType)])] = {
     use ValueType::*;
     &[
-        ("customer", &[
-            ("id", Text), ("name", Text), ("phone", Phone), ("email", Email), ("gender", Text),
-            ("birthday", Date), ("address", Text), ("city", Text), ("tags", List), ("lists", List),
-            ("groups", List), ("responsible_agent", Text), ("attributes", Object),
-            ("created_at", DateTime), ("updated_at", DateTime),
-        ]),
-        ("ticket", &[
-            ("id", Text), ("title", Text), ("status", Text), ("priority", Text), ("channel", Text),
-            ("note", Text), ("tags", List), ("assignee", Text), ("data", Object),
-            ("created_at", DateTime), ("updated_at", DateTime),
-        ]),
-        ("order", &[
-            ("id", Text), ("code", Text), ("status", Text), ("total", Number), ("currency", Text),
-            ("items", List), ("customer", Object), ("data", Object), ("created_at", DateTime),
-        ]),
-        ("invoice", &[
-            ("id", Text), ("code", Text), ("status", Text), ("total", Number), ("due_date", Date),
-            ("customer", Object), ("data", Object), ("created_at", DateTime),
-        ]),
-        ("product", &[("id", Text), ("name", Text), ("sku", Text), ("price", Number), ("data", Object)]),
-        ("call", &[
-            ("id", Text), ("direction", Text), ("status", Text), ("duration", Number), ("from", Phone),
-            ("to", Phone), ("agent", Text), ("recording_url", Text), ("started_at", DateTime),
-        ]),
-        ("conversation", &[
-            ("id", Text), ("channel", Text), ("status", Text), ("last_message", Text), ("assignee", Text),
-            ("tags", List), ("created_at", DateTime),
-        ]),
+        (
+            "customer",
+            &[
+                ("id", Text),
+                ("name", Text),
+                ("phone", Phone),
+                ("email", Email),
+                ("gender", Text),
+                ("birthday", Date),
+                ("address", Text),
+                ("city", Text),
+                ("tags", List),
+                ("lists", List),
+                ("groups", List),
+                ("responsible_agent", Text),
+                ("attributes", Object),
+                ("created_at", DateTime),
+                ("updated_at", DateTime),
+            ],
+        ),
+        (
+            "ticket",
+            &[
+                ("id", Text),
+                ("title", Text),
+                ("status", Text),
+                ("priority", Text),
+                ("channel", Text),
+                ("note", Text),
+                ("tags", List),
+                ("assignee", Text),
+                ("data", Object),
+                ("created_at", DateTime),
+                ("updated_at", DateTime),
+            ],
+        ),
+        (
+            "order",
+            &[
+                ("id", Text),
+                ("code", Text),
+                ("status", Text),
+                ("total", Number),
+                ("currency", Text),
+                ("items", List),
+                ("customer", Object),
+                ("data", Object),
+                ("created_at", DateTime),
+            ],
+        ),
+        (
+            "invoice",
+            &[
+                ("id", Text),
+                ("code", Text),
+                ("status", Text),
+                ("total", Number),
+                ("due_date", Date),
+                ("customer", Object),
+                ("data", Object),
+                ("created_at", DateTime),
+            ],
+        ),
+        (
+            "product",
+            &[
+                ("id", Text),
+                ("name", Text),
+                ("sku", Text),
+                ("price", Number),
+                ("data", Object),
+            ],
+        ),
+        (
+            "call",
+            &[
+                ("id", Text),
+                ("direction", Text),
+                ("status", Text),
+                ("duration", Number),
+                ("from", Phone),
+                ("to", Phone),
+                ("agent", Text),
+                ("recording_url", Text),
+                ("started_at", DateTime),
+            ],
+        ),
+        (
+            "conversation",
+            &[
+                ("id", Text),
+                ("channel", Text),
+                ("status", Text),
+                ("last_message", Text),
+                ("assignee", Text),
+                ("tags", List),
+                ("created_at", DateTime),
+            ],
+        ),
     ]
 };
 
@@ -55,11 +126,19 @@ pub struct VariableTypes {
 
 impl VariableTypes {
     pub fn for_flow(flow: &Flow) -> Self {
-        let mut variables: BTreeMap<String, ValueType> =
-            flow.variables.iter().map(|v| (v.name.clone(), v.kind)).collect();
-        if matches!(flow.trigger.kind, TriggerKind::Webhook | TriggerKind::Partner | TriggerKind::Condition) {
+        let mut variables: BTreeMap<String, ValueType> = flow
+            .variables
+            .iter()
+            .map(|v| (v.name.clone(), v.kind))
+            .collect();
+        if matches!(
+            flow.trigger.kind,
+            TriggerKind::Webhook | TriggerKind::Partner | TriggerKind::Condition
+        ) {
             for object in WEBHOOK_OBJECTS.iter().chain(&["call", "conversation"]) {
-                variables.entry((*object).to_string()).or_insert(ValueType::Object);
+                variables
+                    .entry((*object).to_string())
+                    .or_insert(ValueType::Object);
             }
         }
         Self { variables }
@@ -114,8 +193,19 @@ mod tests {
         Flow {
             name: "f".into(),
             description: String::new(),
-            variables: vars.iter().map(|(n, t)| VariableDecl { name: (*n).into(), kind: *t, required: false, label: None }).collect(),
-            trigger: Trigger { kind, settings: serde_json::Value::Null },
+            variables: vars
+                .iter()
+                .map(|(n, t)| VariableDecl {
+                    name: (*n).into(),
+                    kind: *t,
+                    required: false,
+                    label: None,
+                })
+                .collect(),
+            trigger: Trigger {
+                kind,
+                settings: serde_json::Value::Null,
+            },
             nodes: vec![],
             edges: vec![],
         }
@@ -124,14 +214,30 @@ mod tests {
     #[test]
     fn declared_variables_and_known_object_attributes_resolve() {
         // SPEC A-V
-        let types = VariableTypes::for_flow(&flow(TriggerKind::Api, &[("customer", ValueType::Object), ("so_dien_thoai", ValueType::Phone)]));
+        let types = VariableTypes::for_flow(&flow(
+            TriggerKind::Api,
+            &[
+                ("customer", ValueType::Object),
+                ("so_dien_thoai", ValueType::Phone),
+            ],
+        ));
         assert_eq!(types.type_of("customer.name"), Some(ValueType::Text));
         assert_eq!(types.type_of("customer.tags"), Some(ValueType::List));
-        assert_eq!(types.type_of("customer.attributes.hang"), Some(ValueType::Text));
-        assert_eq!(types.type_of("trigger.so_dien_thoai"), Some(ValueType::Phone));
+        assert_eq!(
+            types.type_of("customer.attributes.hang"),
+            Some(ValueType::Text)
+        );
+        assert_eq!(
+            types.type_of("trigger.so_dien_thoai"),
+            Some(ValueType::Phone)
+        );
         assert_eq!(types.type_of("so_dien_thoai"), Some(ValueType::Phone));
         assert_eq!(types.type_of("customer.nope"), None);
-        assert_eq!(types.type_of("order.total"), None, "order is not declared for an API trigger");
+        assert_eq!(
+            types.type_of("order.total"),
+            None,
+            "order is not declared for an API trigger"
+        );
         assert_eq!(types.type_of("so_dien_thoai.x"), None);
         assert_eq!(types.type_of("run.id"), Some(ValueType::Text));
     }

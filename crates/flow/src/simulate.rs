@@ -36,14 +36,20 @@ pub struct Simulation {
     pub error: Option<String>,
 }
 
-pub fn simulate(flow: &Flow, data: &Map<String, Value>, draws: &[f64], now: DateTime<Utc>) -> Simulation {
+pub fn simulate(
+    flow: &Flow,
+    data: &Map<String, Value>,
+    draws: &[f64],
+    now: DateTime<Utc>,
+) -> Simulation {
     let mut state = run::start(flow, run::initial_context(data, "simulation", now));
     let mut clock = now;
     let mut steps = Vec::new();
     while !state.status.is_ended() {
         if state.status == RunStatus::Waiting {
             clock = state.due_at.unwrap_or(clock);
-            state = run::transition(&state, flow, Event::WaitElapsed, clock, MAX_SIMULATED_STEPS).unwrap_or(state);
+            state = run::transition(&state, flow, Event::WaitElapsed, clock, MAX_SIMULATED_STEPS)
+                .unwrap_or(state);
             continue;
         }
         let Some(node) = state.at.as_deref().and_then(|id| flow.node(id)) else {
@@ -53,7 +59,15 @@ pub fn simulate(flow: &Flow, data: &Map<String, Value>, draws: &[f64], now: Date
         let result = match node_kind(&node.kind) {
             None => Err(format!("unknown node type `{}`", node.kind)),
             Some(kind) => kind
-                .execute(&node.settings, &RunInput { context: &state.context, now: clock, random: draw, idempotency_key: "simulation" })
+                .execute(
+                    &node.settings,
+                    &RunInput {
+                        context: &state.context,
+                        now: clock,
+                        random: draw,
+                        idempotency_key: "simulation",
+                    },
+                )
                 .map_err(|e| e.message),
         };
         let event = match result {
@@ -87,7 +101,12 @@ pub fn simulate(flow: &Flow, data: &Map<String, Value>, draws: &[f64], now: Date
             Err(_) => break,
         }
     }
-    Simulation { status: state.status, steps, variables: state.context, error: state.error }
+    Simulation {
+        status: state.status,
+        steps,
+        variables: state.context,
+        error: state.error,
+    }
 }
 
 #[cfg(test)]
@@ -114,11 +133,34 @@ mod tests {
             ]
         }))
         .unwrap();
-        let data = serde_json::from_value(json!({"customer": {"phone": "84912345678"}, "order": {"total": 2500000}})).unwrap();
-        let sim = simulate(&flow, &data, &[0.5, 0.5, 0.5, 0.2], "2026-11-25T10:00:00Z".parse().unwrap());
-        let path: Vec<_> = sim.steps.iter().map(|s| (s.node_id.as_str(), s.port.as_deref())).collect();
-        assert_eq!(path, [("big", Some("yes")), ("wait", Some("next")), ("call", Some("next")), ("split", Some("a"))]);
-        assert_eq!(sim.steps[2].rendered["url"], "https://crm.vn/vip/84912345678");
+        let data = serde_json::from_value(
+            json!({"customer": {"phone": "84912345678"}, "order": {"total": 2500000}}),
+        )
+        .unwrap();
+        let sim = simulate(
+            &flow,
+            &data,
+            &[0.5, 0.5, 0.5, 0.2],
+            "2026-11-25T10:00:00Z".parse().unwrap(),
+        );
+        let path: Vec<_> = sim
+            .steps
+            .iter()
+            .map(|s| (s.node_id.as_str(), s.port.as_deref()))
+            .collect();
+        assert_eq!(
+            path,
+            [
+                ("big", Some("yes")),
+                ("wait", Some("next")),
+                ("call", Some("next")),
+                ("split", Some("a"))
+            ]
+        );
+        assert_eq!(
+            sim.steps[2].rendered["url"],
+            "https://crm.vn/vip/84912345678"
+        );
         assert_eq!(sim.status, RunStatus::Completed);
     }
 }

@@ -16,7 +16,9 @@ pub const MAX_NODES: usize = 500;
 
 fn is_identifier(name: &str) -> bool {
     matches!(name.chars().next(), Some(c) if c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && name.len() <= 64
 }
 
@@ -29,15 +31,30 @@ pub fn validate(flow: &Flow, now: DateTime<Utc>) -> Vec<Problem> {
     let mut names = HashSet::new();
     for (i, v) in flow.variables.iter().enumerate() {
         if !is_identifier(&v.name) {
-            problems.push(Problem::flow(format!("variables[{i}].name"), format!("{:?}: use lowercase letters, digits and `_`, starting with a letter", v.name)));
+            problems.push(Problem::flow(
+                format!("variables[{i}].name"),
+                format!(
+                    "{:?}: use lowercase letters, digits and `_`, starting with a letter",
+                    v.name
+                ),
+            ));
         } else if RESERVED.contains(&v.name.as_str()) {
-            problems.push(Problem::flow(format!("variables[{i}].name"), format!("`{}` is reserved", v.name)));
+            problems.push(Problem::flow(
+                format!("variables[{i}].name"),
+                format!("`{}` is reserved", v.name),
+            ));
         } else if !names.insert(v.name.as_str()) {
-            problems.push(Problem::flow(format!("variables[{i}].name"), format!("`{}` is declared twice", v.name)));
+            problems.push(Problem::flow(
+                format!("variables[{i}].name"),
+                format!("`{}` is declared twice", v.name),
+            ));
         }
     }
     if flow.nodes.len() > MAX_NODES {
-        problems.push(Problem::flow("nodes", format!("a flow has at most {MAX_NODES} nodes")));
+        problems.push(Problem::flow(
+            "nodes",
+            format!("a flow has at most {MAX_NODES} nodes"),
+        ));
     }
 
     let types = VariableTypes::for_flow(flow);
@@ -46,15 +63,26 @@ pub fn validate(flow: &Flow, now: DateTime<Utc>) -> Vec<Problem> {
     ports.insert(TRIGGER_NODE, vec!["next".into()]);
     for (i, node) in flow.nodes.iter().enumerate() {
         if node.id.trim().is_empty() || node.id == TRIGGER_NODE || node.id.len() > 64 {
-            problems.push(Problem::flow(format!("nodes[{i}].id"), format!("{:?} is not a usable node id", node.id)));
+            problems.push(Problem::flow(
+                format!("nodes[{i}].id"),
+                format!("{:?} is not a usable node id", node.id),
+            ));
             continue;
         }
         if ports.contains_key(node.id.as_str()) {
-            problems.push(Problem::node(&node.id, "id", format!("node id `{}` is used twice", node.id)));
+            problems.push(Problem::node(
+                &node.id,
+                "id",
+                format!("node id `{}` is used twice", node.id),
+            ));
             continue;
         }
         let Some(kind) = node_kind(&node.kind) else {
-            problems.push(Problem::node(&node.id, "type", format!("unknown node type `{}`", node.kind)));
+            problems.push(Problem::node(
+                &node.id,
+                "type",
+                format!("unknown node type `{}`", node.kind),
+            ));
             ports.insert(&node.id, Vec::new());
             continue;
         };
@@ -67,21 +95,41 @@ pub fn validate(flow: &Flow, now: DateTime<Utc>) -> Vec<Problem> {
     let mut used: HashSet<(&str, &str)> = HashSet::new();
     for (i, edge) in flow.edges.iter().enumerate() {
         let Some(from_ports) = ports.get(edge.from.as_str()) else {
-            problems.push(Problem::flow(format!("edges[{i}].from"), format!("no node `{}`", edge.from)));
+            problems.push(Problem::flow(
+                format!("edges[{i}].from"),
+                format!("no node `{}`", edge.from),
+            ));
             continue;
         };
         if !from_ports.contains(&edge.port) && node_kind_known(flow, &edge.from) {
-            problems.push(Problem::flow(format!("edges[{i}].port"), format!("`{}` has no port `{}` (ports: {})", edge.from, edge.port, from_ports.join(", "))));
+            problems.push(Problem::flow(
+                format!("edges[{i}].port"),
+                format!(
+                    "`{}` has no port `{}` (ports: {})",
+                    edge.from,
+                    edge.port,
+                    from_ports.join(", ")
+                ),
+            ));
         }
         if !ports.contains_key(edge.to.as_str()) || edge.to == TRIGGER_NODE {
-            problems.push(Problem::flow(format!("edges[{i}].to"), format!("the edge leads to no node (`{}`)", edge.to)));
+            problems.push(Problem::flow(
+                format!("edges[{i}].to"),
+                format!("the edge leads to no node (`{}`)", edge.to),
+            ));
         }
         if !used.insert((edge.from.as_str(), edge.port.as_str())) {
-            problems.push(Problem::flow(format!("edges[{i}]"), format!("port `{}` of `{}` is connected twice", edge.port, edge.from)));
+            problems.push(Problem::flow(
+                format!("edges[{i}]"),
+                format!("port `{}` of `{}` is connected twice", edge.port, edge.from),
+            ));
         }
     }
     if flow.start().is_none() {
-        problems.push(Problem::flow("edges", "connect the trigger to the first node (`{\"from\": \"trigger\", \"to\": …}`)"));
+        problems.push(Problem::flow(
+            "edges",
+            "connect the trigger to the first node (`{\"from\": \"trigger\", \"to\": …}`)",
+        ));
     }
 
     // Reachability from the trigger.
@@ -89,16 +137,32 @@ pub fn validate(flow: &Flow, now: DateTime<Utc>) -> Vec<Problem> {
     let mut queue: VecDeque<&str> = flow.start().into_iter().collect();
     while let Some(id) = queue.pop_front() {
         if reached.insert(id) {
-            queue.extend(flow.edges.iter().filter(|e| e.from == id).map(|e| e.to.as_str()));
+            queue.extend(
+                flow.edges
+                    .iter()
+                    .filter(|e| e.from == id)
+                    .map(|e| e.to.as_str()),
+            );
         }
     }
     for node in &flow.nodes {
         if !reached.contains(node.id.as_str()) && flow.start().is_some() {
-            problems.push(Problem::node(&node.id, "id", "no path from the trigger reaches this node"));
+            problems.push(Problem::node(
+                &node.id,
+                "id",
+                "no path from the trigger reaches this node",
+            ));
         }
         for port in ports.get(node.id.as_str()).into_iter().flatten() {
             if !used.contains(&(node.id.as_str(), port.as_str())) {
-                problems.push(Problem::node(&node.id, format!("ports.{port}"), format!("port `{port}` is not connected: runs leaving by it end there")).warning());
+                problems.push(
+                    Problem::node(
+                        &node.id,
+                        format!("ports.{port}"),
+                        format!("port `{port}` is not connected: runs leaving by it end there"),
+                    )
+                    .warning(),
+                );
             }
         }
     }
@@ -162,17 +226,42 @@ mod tests {
         f["nodes"][2]["settings"]["branches"][0]["percent"] = json!(20);
         f["nodes"][3]["settings"]["values"]["loi_chao"] = json!("Chào {{khach.ten}}");
         f["nodes"].as_array_mut().unwrap().push(json!({"id": "lost", "type": "delay", "settings": {"duration": {"amount": 1, "unit": "days"}}}));
-        f["nodes"].as_array_mut().unwrap().push(json!({"id": "odd", "type": "teleport"}));
-        f["edges"].as_array_mut().unwrap().push(json!({"from": "greet", "to": "ghost"}));
-        let problems: Vec<_> = validate(&flow(f), now()).into_iter().filter(Problem::is_error).collect();
-        let at = |node: &str| problems.iter().filter(|p| p.node_id.as_deref() == Some(node)).map(|p| p.field.clone()).collect::<Vec<_>>();
-        assert!(at("vip").iter().any(|f| f.starts_with("settings.condition")), "{problems:?}");
+        f["nodes"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": "odd", "type": "teleport"}));
+        f["edges"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"from": "greet", "to": "ghost"}));
+        let problems: Vec<_> = validate(&flow(f), now())
+            .into_iter()
+            .filter(Problem::is_error)
+            .collect();
+        let at = |node: &str| {
+            problems
+                .iter()
+                .filter(|p| p.node_id.as_deref() == Some(node))
+                .map(|p| p.field.clone())
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            at("vip")
+                .iter()
+                .any(|f| f.starts_with("settings.condition")),
+            "{problems:?}"
+        );
         assert_eq!(at("wait"), ["settings.until"]);
         assert_eq!(at("split"), ["settings.branches"]);
         assert_eq!(at("greet"), ["settings.values.loi_chao"]);
         assert!(at("lost").contains(&"id".to_string()), "unreachable");
         assert!(at("odd").contains(&"type".to_string()), "unknown type");
-        assert!(problems.iter().any(|p| p.field.starts_with("edges[") && p.field.ends_with(".to")), "dangling edge");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.field.starts_with("edges[") && p.field.ends_with(".to")),
+            "dangling edge"
+        );
     }
 
     #[test]
@@ -180,10 +269,23 @@ mod tests {
         // SPEC A-V
         let mut f = good();
         f["nodes"][3]["settings"]["values"]["loi_chao"] = json!("Chào {{customer.name");
-        f["variables"].as_array_mut().unwrap().push(json!({"name": "Số ĐT", "type": "phone"}));
-        f["variables"].as_array_mut().unwrap().push(json!({"name": "customer", "type": "object"}));
-        let problems: Vec<_> = validate(&flow(f), now()).into_iter().filter(Problem::is_error).map(|p| p.field).collect();
-        assert!(problems.contains(&"settings.values.loi_chao".to_string()), "{problems:?}");
+        f["variables"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "Số ĐT", "type": "phone"}));
+        f["variables"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "customer", "type": "object"}));
+        let problems: Vec<_> = validate(&flow(f), now())
+            .into_iter()
+            .filter(Problem::is_error)
+            .map(|p| p.field)
+            .collect();
+        assert!(
+            problems.contains(&"settings.values.loi_chao".to_string()),
+            "{problems:?}"
+        );
         assert!(problems.contains(&"variables[2].name".to_string()));
         assert!(problems.contains(&"variables[3].name".to_string()));
     }
@@ -193,11 +295,26 @@ mod tests {
         // SPEC A-V
         let mut f = good();
         f["edges"].as_array_mut().unwrap().remove(0);
-        f["edges"].as_array_mut().unwrap().push(json!({"from": "vip", "port": "yes", "to": "greet"}));
-        f["edges"].as_array_mut().unwrap().push(json!({"from": "vip", "port": "maybe", "to": "greet"}));
-        let fields: Vec<_> = validate(&flow(f), now()).into_iter().filter(Problem::is_error).map(|p| p.field).collect();
+        f["edges"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"from": "vip", "port": "yes", "to": "greet"}));
+        f["edges"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"from": "vip", "port": "maybe", "to": "greet"}));
+        let fields: Vec<_> = validate(&flow(f), now())
+            .into_iter()
+            .filter(Problem::is_error)
+            .map(|p| p.field)
+            .collect();
         assert!(fields.contains(&"edges".to_string()), "{fields:?}");
-        assert!(fields.iter().any(|f| f.starts_with("edges[") && !f.contains('.')), "double port: {fields:?}");
+        assert!(
+            fields
+                .iter()
+                .any(|f| f.starts_with("edges[") && !f.contains('.')),
+            "double port: {fields:?}"
+        );
         assert!(fields.iter().any(|f| f.ends_with(".port")), "{fields:?}");
     }
 }

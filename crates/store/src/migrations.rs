@@ -11,17 +11,18 @@ pub struct Migration {
     pub statements: &'static [&'static str],
 }
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "tenancy",
-    statements: &[
-        "CREATE TABLE workspaces (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "tenancy",
+        statements: &[
+            "CREATE TABLE workspaces (
             id TEXT PRIMARY KEY,
             name TEXT NOT NULL,
             timezone TEXT NOT NULL DEFAULT 'Asia/Ho_Chi_Minh',
             created_at TEXT NOT NULL
         )",
-        "CREATE TABLE users (
+            "CREATE TABLE users (
             id TEXT PRIMARY KEY,
             workspace_id TEXT NOT NULL REFERENCES workspaces(id),
             email TEXT NOT NULL,
@@ -30,7 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             created_at TEXT NOT NULL,
             UNIQUE (workspace_id, email)
         )",
-        "CREATE TABLE api_keys (
+            "CREATE TABLE api_keys (
             id TEXT PRIMARY KEY,
             workspace_id TEXT NOT NULL REFERENCES workspaces(id),
             name TEXT NOT NULL,
@@ -40,8 +41,8 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             created_at TEXT NOT NULL,
             revoked_at TEXT
         )",
-        "CREATE INDEX api_keys_by_workspace ON api_keys (workspace_id)",
-        "CREATE TABLE idempotency_keys (
+            "CREATE INDEX api_keys_by_workspace ON api_keys (workspace_id)",
+            "CREATE TABLE idempotency_keys (
             workspace_id TEXT NOT NULL,
             key TEXT NOT NULL,
             request_hash TEXT NOT NULL,
@@ -50,13 +51,13 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             created_at TEXT NOT NULL,
             PRIMARY KEY (workspace_id, key)
         )",
-    ],
-},
-Migration {
-    version: 2,
-    name: "flows and durable runs",
-    statements: &[
-        "CREATE TABLE flows (
+        ],
+    },
+    Migration {
+        version: 2,
+        name: "flows and durable runs",
+        statements: &[
+            "CREATE TABLE flows (
             id TEXT PRIMARY KEY,
             workspace_id TEXT NOT NULL REFERENCES workspaces(id),
             name TEXT NOT NULL,
@@ -67,8 +68,8 @@ Migration {
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL
         )",
-        "CREATE INDEX flows_by_workspace ON flows (workspace_id, created_at)",
-        "CREATE TABLE flow_versions (
+            "CREATE INDEX flows_by_workspace ON flows (workspace_id, created_at)",
+            "CREATE TABLE flow_versions (
             workspace_id TEXT NOT NULL,
             flow_id TEXT NOT NULL REFERENCES flows(id),
             version INTEGER NOT NULL,
@@ -76,7 +77,7 @@ Migration {
             published_at TEXT NOT NULL,
             PRIMARY KEY (flow_id, version)
         )",
-        "CREATE TABLE runs (
+            "CREATE TABLE runs (
             id TEXT PRIMARY KEY,
             workspace_id TEXT NOT NULL,
             flow_id TEXT NOT NULL,
@@ -93,9 +94,9 @@ Migration {
             ended_at TEXT,
             UNIQUE (workspace_id, flow_id, idempotency_key)
         )",
-        "CREATE INDEX runs_by_flow ON runs (workspace_id, flow_id, started_at)",
-        "CREATE INDEX runs_by_status ON runs (workspace_id, status, started_at)",
-        "CREATE TABLE run_steps (
+            "CREATE INDEX runs_by_flow ON runs (workspace_id, flow_id, started_at)",
+            "CREATE INDEX runs_by_status ON runs (workspace_id, status, started_at)",
+            "CREATE TABLE run_steps (
             workspace_id TEXT NOT NULL,
             run_id TEXT NOT NULL REFERENCES runs(id),
             step_no INTEGER NOT NULL,
@@ -110,16 +111,17 @@ Migration {
             duration_ms INTEGER NOT NULL,
             PRIMARY KEY (run_id, step_no)
         )",
-        "CREATE TABLE waits (
+            "CREATE TABLE waits (
             run_id TEXT PRIMARY KEY REFERENCES runs(id),
             workspace_id TEXT NOT NULL,
             due_at INTEGER NOT NULL,
             claim_id TEXT,
             lease_until INTEGER
         )",
-        "CREATE INDEX waits_due ON waits (due_at)",
-    ],
-}];
+            "CREATE INDEX waits_due ON waits (due_at)",
+        ],
+    },
+];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY,

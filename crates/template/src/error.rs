@@ -66,7 +66,10 @@ pub enum TemplateError {
         at: Position,
     },
     /// A filter that does not exist.
-    #[error("unknown filter `{name}` (at {at}); the filters are {}", crate::filters::NAMES)]
+    #[error(
+        "unknown filter `{name}` (at {at}); the filters are {}",
+        crate::filters::NAMES
+    )]
     UnknownFilter {
         /// The name as written.
         name: String,

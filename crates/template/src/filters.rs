@@ -276,7 +276,9 @@ fn phone(value: Value) -> Result<Value, minijinja::Error> {
 /// Refuses strftime formats chrono cannot write, such as `%Q`.
 fn check_format(format: &str) -> Result<(), String> {
     if StrftimeItems::new(format).any(|item| matches!(item, Item::Error)) {
-        return Err(format!("`{format}` is not a valid date format (see strftime)"));
+        return Err(format!(
+            "`{format}` is not a valid date format (see strftime)"
+        ));
     }
     Ok(())
 }
@@ -481,10 +483,10 @@ pub(crate) fn normalize_phone(raw: &str) -> Option<String> {
     if let Some(national) = digits.strip_prefix('0') {
         return vietnamese(national);
     }
-    if matches!(digits.len(), 11 | 12) {
-        if let Some(e164) = digits.strip_prefix("84").and_then(vietnamese) {
-            return Some(e164);
-        }
+    if matches!(digits.len(), 11 | 12)
+        && let Some(e164) = digits.strip_prefix("84").and_then(vietnamese)
+    {
+        return Some(e164);
     }
     vietnamese(&digits)
 }
@@ -499,4 +501,285 @@ fn vietnamese(national: &str) -> Option<String> {
         _ => false,
     };
     plausible.then(|| format!("84{national}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{Missing, RenderError, Template};
+
+    fn render(text: &str, context: &Json) -> Result<String, RenderError> {
+        Template::parse(text)
+            .unwrap()
+            .render(context, Missing::Fail)
+    }
+
+    fn render_value(filter: &str, value: Json) -> Result<String, RenderError> {
+        render(&format!("{{{{ v | {filter} }}}}"), &json!({ "v": value }))
+    }
+
+    fn filter_error(filter: &str, value: Json) -> String {
+        match render_value(filter, value) {
+            Err(RenderError::Filter {
+                filter: name,
+                message,
+                ..
+            }) => {
+                assert_eq!(filter.split('(').next(), Some(name.as_str()));
+                message
+            }
+            other => panic!("{filter}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn compiles_every_filter_call_when_first_used() {
+        // SPEC A-V
+        assert_eq!(calls().len(), Filter::ALL.len());
+        for filter in Filter::ALL {
+            assert_eq!(Filter::from_name(filter.name()), Some(filter));
+            assert_eq!(filter.params().len(), filter.default_args().len());
+            assert!(NAMES.contains(filter.name()));
+        }
+    }
+
+    #[test]
+    fn replaces_value_when_default_sees_missing_null_or_empty() {
+        // SPEC A-V
+        let context = json!({"empty": "", "null": null, "zero": 0, "no": false, "name": "Lan"});
+        let text = "[{{ missing | default('a') }}][{{ null | default('b') }}][{{ empty | default('c') }}]\
+                    [{{ zero | default(1) }}][{{ no | default(true) }}][{{ name | default('d') }}]\
+                    [{{ missing | default }}][{{ missing | default(value=2.5) }}]";
+        assert_eq!(
+            render(text, &context).unwrap(),
+            "[a][b][c][0][false][Lan][][2.5]"
+        );
+    }
+
+    #[test]
+    fn changes_case_when_text_is_vietnamese() {
+        // SPEC A-V
+        assert_eq!(
+            render_value("upper", json!("đơn hàng của Ánh")).unwrap(),
+            "ĐƠN HÀNG CỦA ÁNH"
+        );
+        assert_eq!(
+            render_value("lower", json!("ĐƯỜNG LÊ LỢI")).unwrap(),
+            "đường lê lợi"
+        );
+        assert_eq!(render_value("upper", json!(12.5)).unwrap(), "12.5");
+        assert_eq!(render_value("lower", json!(true)).unwrap(), "true");
+    }
+
+    #[test]
+    fn refuses_case_change_when_value_is_a_list() {
+        // SPEC A-V
+        assert!(filter_error("upper", json!(["a"])).contains("takes text"));
+    }
+
+    #[test]
+    fn formats_in_vietnam_time_when_date_gets_rfc3339() {
+        // SPEC A-V
+        let instant = json!("2024-05-01T17:30:00Z");
+        assert_eq!(render_value("date", instant.clone()).unwrap(), "02/05/2024");
+        assert_eq!(
+            render_value("date('%H:%M %d/%m/%Y')", instant.clone()).unwrap(),
+            "00:30 02/05/2024"
+        );
+        assert_eq!(
+            render_value(
+                "date(format='%Y-%m-%d %H:%M %Z', zone='Europe/Paris')",
+                instant
+            )
+            .unwrap(),
+            "2024-05-01 19:30 CEST"
+        );
+        assert_eq!(
+            render_value("date('%H:%M')", json!("2024-05-01T08:00:00+09:00")).unwrap(),
+            "06:00"
+        );
+    }
+
+    #[test]
+    fn keeps_the_day_when_date_gets_a_plain_date_or_wall_clock() {
+        // SPEC A-V
+        assert_eq!(
+            render_value("date", json!("2024-12-31")).unwrap(),
+            "31/12/2024"
+        );
+        assert_eq!(
+            render_value("date('%d/%m/%Y %H:%M %z')", json!("2024-12-31")).unwrap(),
+            "31/12/2024 00:00 +0700"
+        );
+        assert_eq!(
+            render_value("date('%H:%M', 'UTC')", json!("2024-12-31 21:15")).unwrap(),
+            "21:15"
+        );
+    }
+
+    #[test]
+    fn reads_unix_time_when_date_gets_seconds_or_millis() {
+        // SPEC A-V
+        // 2024-01-01T00:00:00Z is 07:00 in Vietnam.
+        let format = "date('%d/%m/%Y %H:%M:%S')";
+        assert_eq!(
+            render_value(format, json!(1_704_067_200)).unwrap(),
+            "01/01/2024 07:00:00"
+        );
+        assert_eq!(
+            render_value(format, json!(1_704_067_200_000u64)).unwrap(),
+            "01/01/2024 07:00:00"
+        );
+        assert_eq!(
+            render_value(format, json!(1_704_067_200.9)).unwrap(),
+            "01/01/2024 07:00:00"
+        );
+        assert_eq!(
+            render_value(format, json!("1704067200")).unwrap(),
+            "01/01/2024 07:00:00"
+        );
+        assert_eq!(
+            render_value("date('%d/%m/%Y %H:%M', 'UTC')", json!(0)).unwrap(),
+            "01/01/1970 00:00"
+        );
+    }
+
+    #[test]
+    fn fails_naming_date_when_input_is_not_a_date() {
+        // SPEC A-V
+        assert!(
+            filter_error("date", json!("ngày mai")).contains("cannot read \"ngày mai\" as a date")
+        );
+        assert!(filter_error("date", json!("2024-13-01")).contains("cannot read"));
+        assert!(filter_error("date", json!(true)).contains("expects a date"));
+        assert!(filter_error("date", json!(9e18)).contains("out of range"));
+    }
+
+    #[test]
+    fn groups_thousands_the_vietnamese_way_when_number_formats() {
+        // SPEC A-V
+        assert_eq!(
+            render_value("number(1)", json!(1_234_567.5)).unwrap(),
+            "1.234.567,5"
+        );
+        assert_eq!(
+            render_value("number", json!(1_234_567)).unwrap(),
+            "1.234.567"
+        );
+        assert_eq!(
+            render_value("number", json!(1_234_567.5)).unwrap(),
+            "1.234.568"
+        );
+        assert_eq!(
+            render_value("number(decimals=2)", json!(-1234.5)).unwrap(),
+            "-1.234,50"
+        );
+        assert_eq!(render_value("number", json!(999)).unwrap(), "999");
+        assert_eq!(render_value("number(2)", json!(0)).unwrap(), "0,00");
+        assert_eq!(
+            render_value("number", json!(u64::MAX)).unwrap(),
+            "18.446.744.073.709.551.615"
+        );
+    }
+
+    #[test]
+    fn accepts_numeric_text_when_number_formats() {
+        // SPEC A-V
+        assert_eq!(
+            render_value("number(2)", json!(" 1234.565 ")).unwrap(),
+            "1.234,57"
+        );
+        assert_eq!(render_value("number", json!("+250000")).unwrap(), "250.000");
+        assert_eq!(
+            render_value("number", json!("123456789012345678901234567890")).unwrap(),
+            "123.456.789.012.345.678.901.234.567.890"
+        );
+    }
+
+    #[test]
+    fn fails_naming_number_when_input_is_not_numeric() {
+        // SPEC A-V
+        assert!(filter_error("number", json!("một trăm")).contains("is not a number"));
+        assert!(filter_error("number", json!("1.234.567")).contains("is not a number"));
+        assert!(filter_error("number", json!(false)).contains("expects a number"));
+    }
+
+    #[test]
+    fn rounds_half_away_from_zero_when_number_drops_decimals() {
+        // SPEC A-V
+        for (digits, decimals, expected) in [
+            ("2.5", 0, "3"),
+            ("-2.5", 0, "-3"),
+            ("0.4", 0, "0"),
+            ("-0.4", 0, "0"),
+            ("999.95", 1, "1.000,0"),
+            ("9999999.5", 0, "10.000.000"),
+            ("0001234", 0, "1.234"),
+            ("1.005", 2, "1,01"),
+            ("12", 3, "12,000"),
+        ] {
+            assert_eq!(
+                format_number(digits, decimals).as_deref(),
+                Some(expected),
+                "{digits}"
+            );
+        }
+        for digits in ["", "-", "1.", ".5", "1e5", "1,5", "--1", "12a"] {
+            assert_eq!(format_number(digits, 0), None, "{digits:?}");
+        }
+    }
+
+    #[test]
+    fn normalises_to_e164_digits_when_phone_gets_a_vietnamese_number() {
+        // SPEC A-V
+        for (raw, expected) in [
+            (json!("0912 345 678"), "84912345678"),
+            (json!("+84 912345678"), "84912345678"),
+            (json!("84912345678"), "84912345678"),
+            (json!("+84 (0) 912.345.678"), "84912345678"),
+            (json!("0084-912-345-678"), "84912345678"),
+            (json!("912345678"), "84912345678"),
+            (json!(84_912_345_678u64), "84912345678"),
+            (json!("024 3825 1234"), "842438251234"),
+            (json!("0842 345 678"), "84842345678"),
+            (json!("+1 415 555 2671"), "14155552671"),
+        ] {
+            assert_eq!(
+                render_value("phone", raw.clone()).unwrap(),
+                expected,
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn fails_naming_phone_when_input_is_not_a_plausible_number() {
+        // SPEC A-V
+        for raw in [
+            json!("gọi tôi"),
+            json!("12345"),
+            json!("0123 456 789"),
+            json!("+84 12"),
+            json!("0912 345 678 ext 2"),
+            json!("+"),
+            json!(1.5),
+            json!(["0912345678"]),
+        ] {
+            assert!(
+                filter_error("phone", raw.clone()).contains("not a plausible phone number"),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn passes_empty_values_through_when_filters_other_than_default_get_them() {
+        // SPEC A-V
+        for filter in ["upper", "lower", "date", "number", "phone"] {
+            assert_eq!(render_value(filter, json!("")).unwrap(), "", "{filter}");
+            assert_eq!(render_value(filter, json!(null)).unwrap(), "", "{filter}");
+        }
+    }
 }

@@ -59,7 +59,9 @@ impl Expr {
     /// A `default` filter anywhere in the chain catches a missing value, so
     /// the value may be missing even with [`Missing::Fail`](crate::Missing::Fail).
     pub fn has_default(&self) -> bool {
-        self.filters.iter().any(|call| call.filter == Filter::Default)
+        self.filters
+            .iter()
+            .any(|call| call.filter == Filter::Default)
     }
 }
 
@@ -263,6 +265,13 @@ impl<'a> Lexer<'a> {
                 ']' => Tok::RBracket,
                 ',' => Tok::Comma,
                 '=' if !trimmed.starts_with("==") => Tok::Assign,
+                '}' => {
+                    return Err(syntax(
+                        self.source,
+                        offset,
+                        "a lone `}`: close the expression with `}}`".to_owned(),
+                    ));
+                }
                 _ => {
                     let what = trimmed
                         .find(|c: char| c.is_whitespace() || c.is_ascii_alphanumeric())
@@ -270,7 +279,9 @@ impl<'a> Lexer<'a> {
                     return Err(not_allowed(
                         self.source,
                         offset,
-                        format!("`{what}` is not allowed: operators and other Jinja syntax are refused; {SHAPE}"),
+                        format!(
+                            "`{what}` is not allowed: operators and other Jinja syntax are refused; {SHAPE}"
+                        ),
                     ));
                 }
             };
@@ -394,10 +405,8 @@ impl<'a> ExprParser<'a> {
     }
 
     fn peek(&mut self) -> Result<&Tok<'a>, TemplateError> {
-        if self.peeked.is_none() {
-            self.peeked = Some(self.next()?);
-        }
-        Ok(&self.peeked.as_ref().expect("just filled").tok)
+        let token = self.next()?;
+        Ok(&self.peeked.insert(token).tok)
     }
 
     fn unexpected(&self, token: &Token<'_>, expected: &str) -> TemplateError {
@@ -664,18 +673,10 @@ impl<'a> ExprParser<'a> {
         }
         for (name, value, at) in named {
             let Some(index) = params.iter().position(|param| *param == name) else {
-                return Err(self.argument_error(
-                    filter,
-                    at,
-                    format!("has no parameter `{name}`"),
-                ));
+                return Err(self.argument_error(filter, at, format!("has no parameter `{name}`")));
             };
             if slots[index].is_some() {
-                return Err(self.argument_error(
-                    filter,
-                    at,
-                    format!("`{name}` is given twice"),
-                ));
+                return Err(self.argument_error(filter, at, format!("`{name}` is given twice")));
             }
             slots[index] = Some((value, at));
         }
@@ -714,4 +715,89 @@ fn check_name(source: &str, name: &str, offset: usize) -> Result<(), TemplateErr
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(dotted: &str) -> Head {
+        Head::Path(Path {
+            segments: dotted
+                .split('.')
+                .map(|step| match step.parse() {
+                    Ok(index) => Segment::Index(index),
+                    Err(_) => Segment::Key(step.to_owned()),
+                })
+                .collect(),
+            dotted: dotted.to_owned(),
+        })
+    }
+
+    #[test]
+    fn keeps_lone_braces_as_text_when_they_open_no_tag() {
+        // SPEC A-V
+        let pieces = parse("{ a } }} {x}{{ b }}{").unwrap();
+        assert_eq!(
+            pieces,
+            [
+                Piece::Text("{ a } }} {x}".to_owned()),
+                Piece::Expr(Expr {
+                    head: path("b"),
+                    filters: Vec::new()
+                }),
+                Piece::Text("{".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn binds_arguments_in_order_when_given_by_position_or_name() {
+        // SPEC A-V
+        let pieces = parse("{{ t | date(zone='UTC') | default(\"}} \\\"x\\\"\\n\") }}").unwrap();
+        let [Piece::Expr(expr)] = pieces.as_slice() else {
+            panic!("{pieces:?}");
+        };
+        assert_eq!(expr.filters[0].filter, Filter::Date);
+        assert_eq!(
+            expr.filters[0].args,
+            [Json::from("%d/%m/%Y"), Json::from("UTC")]
+        );
+        assert_eq!(expr.filters[0].offset, 7);
+        assert_eq!(expr.filters[1].args, [Json::from("}} \"x\"\n")]);
+        assert!(expr.has_default());
+    }
+
+    #[test]
+    fn refuses_quoted_text_when_it_is_not_closed_or_has_odd_escapes() {
+        // SPEC A-V
+        let error = parse("{{ a | default('oops }}").unwrap_err();
+        assert!(
+            error.to_string().contains("quoted text is not closed"),
+            "{error}"
+        );
+        assert_eq!(error.position().map(|at| at.offset), Some(15));
+        let error = parse("{{ a | default('\\x41') }}").unwrap_err();
+        assert!(error.to_string().contains("unsupported escape"), "{error}");
+    }
+
+    #[test]
+    fn refuses_malformed_expressions_when_pieces_are_missing() {
+        // SPEC A-V
+        for (text, expected) in [
+            ("{{ }}", "empty `{{ }}`"),
+            ("{{ a | }}", "a filter name after `|`"),
+            ("{{ a b }}", "expected `|` or `}}`, found `b`"),
+            ("{{ a.}}", "a name after `.`"),
+            ("{{ a[0 }}", "expected `]`"),
+            ("{{ a | date('%Y' }}", "expected `,` or `)`"),
+            ("{{{ a }}}", "`{` is not allowed"),
+            ("{{ 99999999999999999999 }}", "too large"),
+            ("{{ a }", "a lone `}`"),
+            ("{{ a", "not closed"),
+        ] {
+            let error = parse(text).unwrap_err();
+            assert!(error.to_string().contains(expected), "{text}: {error}");
+        }
+    }
 }

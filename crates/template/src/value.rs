@@ -17,19 +17,22 @@ use crate::parse::Segment;
 /// The value at `path` in `root`, or `None` when any step is absent or
 /// steps into something that is not an object or array.
 pub(crate) fn resolve<'a>(root: &'a Json, path: &[Segment]) -> Option<&'a Json> {
-    path.iter().try_fold(root, |node, segment| match (node, segment) {
-        (Json::Object(fields), Segment::Key(key)) => fields.get(key),
-        (Json::Object(fields), Segment::Index(index)) => fields.get(&index.to_string()),
-        (Json::Array(items), Segment::Index(index)) => {
-            let position = if *index < 0 {
-                items.len().checked_sub(usize::try_from(index.unsigned_abs()).ok()?)?
-            } else {
-                usize::try_from(*index).ok()?
-            };
-            items.get(position)
-        }
-        _ => None,
-    })
+    path.iter()
+        .try_fold(root, |node, segment| match (node, segment) {
+            (Json::Object(fields), Segment::Key(key)) => fields.get(key),
+            (Json::Object(fields), Segment::Index(index)) => fields.get(&index.to_string()),
+            (Json::Array(items), Segment::Index(index)) => {
+                let position = if *index < 0 {
+                    items
+                        .len()
+                        .checked_sub(usize::try_from(index.unsigned_abs()).ok()?)?
+                } else {
+                    usize::try_from(*index).ok()?
+                };
+                items.get(position)
+            }
+            _ => None,
+        })
 }
 
 /// A float as a person writes it: `5` for `5.0`, `1234.5`, never an exponent.
@@ -44,7 +47,9 @@ pub(crate) fn text_of(value: &Value) -> String {
         ValueKind::Undefined | ValueKind::None => String::new(),
         ValueKind::Bool => value.is_true().to_string(),
         ValueKind::Number if value.is_integer() => value.to_string(),
-        ValueKind::Number => f64::try_from(value.clone()).map_or_else(|_| value.to_string(), float_text),
+        ValueKind::Number => {
+            f64::try_from(value.clone()).map_or_else(|_| value.to_string(), float_text)
+        }
         ValueKind::String => value.as_str().unwrap_or_default().to_owned(),
         ValueKind::Seq | ValueKind::Map => {
             serde_json::to_string(value).unwrap_or_else(|_| value.to_string())
@@ -139,5 +144,78 @@ impl io::Write for Bounded {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn finds_nothing_when_a_step_is_absent_or_not_a_container() {
+        // SPEC A-V
+        let root = json!({"a": {"b": [10, 20], "0": "zero"}, "s": "text", "n": null});
+        let key = |k: &str| Segment::Key(k.to_owned());
+        assert_eq!(
+            resolve(&root, &[key("a"), key("b"), Segment::Index(1)]),
+            Some(&json!(20))
+        );
+        assert_eq!(
+            resolve(&root, &[key("a"), key("b"), Segment::Index(-2)]),
+            Some(&json!(10))
+        );
+        assert_eq!(
+            resolve(&root, &[key("a"), Segment::Index(0)]),
+            Some(&json!("zero"))
+        );
+        assert_eq!(resolve(&root, &[key("n")]), Some(&Json::Null));
+        assert_eq!(
+            resolve(&root, &[key("a"), key("b"), Segment::Index(2)]),
+            None
+        );
+        assert_eq!(
+            resolve(&root, &[key("a"), key("b"), Segment::Index(-3)]),
+            None
+        );
+        assert_eq!(resolve(&root, &[key("a"), key("b"), key("len")]), None);
+        assert_eq!(resolve(&root, &[key("s"), Segment::Index(0)]), None);
+        assert_eq!(resolve(&root, &[key("n"), key("x")]), None);
+        assert_eq!(resolve(&json!([1]), &[key("a")]), None);
+    }
+
+    #[test]
+    fn writes_values_for_people_when_they_are_not_text() {
+        // SPEC A-V
+        let mut out = Output::new(1000);
+        for value in [
+            json!(null),
+            json!(true),
+            json!(3.0),
+            json!(-0.5),
+            json!(7),
+            json!({"b": [1.5], "a": "x"}),
+        ] {
+            out.push_json(&value).unwrap();
+            out.push_str("|").unwrap();
+        }
+        assert_eq!(out.into_string(), r#"|true|3|-0.5|7|{"a":"x","b":[1.5]}|"#);
+        assert_eq!(text_of(&Value::from(2.0)), "2");
+        assert_eq!(text_of(&Value::UNDEFINED), "");
+        assert_eq!(text_of(&Value::from(())), "");
+    }
+
+    #[test]
+    fn stops_at_the_limit_when_json_is_long() {
+        // SPEC A-V
+        let mut out = Output::new(10);
+        out.push_str("12345").unwrap();
+        assert_eq!(
+            out.push_json(&json!(["abcdef"])),
+            Err(RenderError::OutputTooLarge { limit: 10 })
+        );
+        out.push_json(&json!([1])).unwrap();
+        assert_eq!(out.into_string(), "12345[1]");
     }
 }

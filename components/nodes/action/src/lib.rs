@@ -11,16 +11,19 @@ use spin_sdk::http_component;
 
 #[http_component]
 fn handle(req: Request) -> Response {
-    let result = careflow_engine::node_service::execute("action", req.body()).and_then(|mut outcome| {
-        for effect in std::mem::take(&mut outcome.effects) {
-            let Effect::Http(call) = &effect;
-            outcome.patch.extend(perform(call)?);
-            outcome.effects.push(effect);
-        }
-        Ok(outcome)
-    });
+    let result =
+        careflow_engine::node_service::execute("action", req.body()).and_then(|mut outcome| {
+            for effect in std::mem::take(&mut outcome.effects) {
+                let Effect::Http(call) = &effect;
+                outcome.patch.extend(perform(call)?);
+                outcome.effects.push(effect);
+            }
+            Ok(outcome)
+        });
     match result {
-        Ok(outcome) => careflow_api::json_response(200, serde_json::to_string(&outcome).unwrap_or_default()),
+        Ok(outcome) => {
+            careflow_api::json_response(200, serde_json::to_string(&outcome).unwrap_or_default())
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -42,12 +45,19 @@ fn perform(call: &HttpCall) -> Result<serde_json::Map<String, serde_json::Value>
             std::thread::sleep(std::time::Duration::from_millis(backoff_ms(attempt)));
         }
         let mut builder = Request::builder();
-        builder.method(method(&call.method)).uri(call.url.clone()).header("idempotency-key", call.idempotency_key.clone());
+        builder
+            .method(method(&call.method))
+            .uri(call.url.clone())
+            .header("idempotency-key", call.idempotency_key.clone());
         for (name, value) in &call.headers {
             builder.header(name.clone(), value.clone());
         }
         if let Some(body) = &call.body {
-            if !call.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+            if !call
+                .headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            {
                 builder.header("content-type", "application/json");
             }
             builder.body(body.clone());
@@ -55,14 +65,17 @@ fn perform(call: &HttpCall) -> Result<serde_json::Map<String, serde_json::Value>
         match spin_sdk::http::run(spin_sdk::http::send::<_, Response>(builder.build())) {
             Ok(res) => {
                 let status = *res.status();
-                let headers: Vec<(String, String)> =
-                    res.headers().map(|(k, v)| (k.to_string(), v.as_str().unwrap_or_default().to_string())).collect();
+                let headers: Vec<(String, String)> = res
+                    .headers()
+                    .map(|(k, v)| (k.to_string(), v.as_str().unwrap_or_default().to_string()))
+                    .collect();
                 let body = String::from_utf8_lossy(res.body()).into_owned();
                 if retryable(Some(status)) && attempt < call.max_attempts {
                     last = format!("answered {status}");
                     continue;
                 }
-                return map_response(call, status, &headers, &body).map_err(|e| ApiError::validation("settings.url", e.message));
+                return map_response(call, status, &headers, &body)
+                    .map_err(|e| ApiError::validation("settings.url", e.message));
             }
             Err(e) => {
                 last = e.to_string();
@@ -72,5 +85,11 @@ fn perform(call: &HttpCall) -> Result<serde_json::Map<String, serde_json::Value>
             }
         }
     }
-    Err(ApiError::validation("settings.url", format!("{} {} failed after {} attempt(s): {last}", call.method, call.url, call.max_attempts)))
+    Err(ApiError::validation(
+        "settings.url",
+        format!(
+            "{} {} failed after {} attempt(s): {last}",
+            call.method, call.url, call.max_attempts
+        ),
+    ))
 }

@@ -44,30 +44,55 @@ fn input(req: &Request) -> Result<Map<String, Value>, ApiError> {
         return Ok(input);
     }
     if body.len() > careflow_api::MAX_JSON_BODY {
-        return Err(ApiError::payload_too_large(format!("the body is larger than {} bytes", careflow_api::MAX_JSON_BODY)));
+        return Err(ApiError::payload_too_large(format!(
+            "the body is larger than {} bytes",
+            careflow_api::MAX_JSON_BODY
+        )));
     }
-    let content_type = header(req, "content-type").unwrap_or("application/json").to_ascii_lowercase();
+    let content_type = header(req, "content-type")
+        .unwrap_or("application/json")
+        .to_ascii_lowercase();
     if content_type.starts_with("application/x-www-form-urlencoded") {
         input.extend(parse_form(&String::from_utf8_lossy(body)));
     } else if content_type.starts_with("application/json") {
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(fields)) => input.extend(fields),
-            Ok(_) => return Err(ApiError::bad_request("the JSON body must be an object of variable values")),
-            Err(e) => return Err(ApiError::bad_request(format!("the body is not valid JSON: {e}"))),
+            Ok(_) => {
+                return Err(ApiError::bad_request(
+                    "the JSON body must be an object of variable values",
+                ));
+            }
+            Err(e) => {
+                return Err(ApiError::bad_request(format!(
+                    "the body is not valid JSON: {e}"
+                )));
+            }
         }
     } else {
-        return Err(ApiError::unsupported_media_type(format!("send JSON or a form, not {content_type:?}")));
+        return Err(ApiError::unsupported_media_type(format!(
+            "send JSON or a form, not {content_type:?}"
+        )));
     }
     Ok(input)
 }
 
 fn trigger(req: &Request) -> Result<Response, ApiError> {
-    if !matches!(req.method(), Method::Get | Method::Post | Method::Put | Method::Patch | Method::Delete) {
-        return Err(ApiError::method_not_allowed("use GET, POST, PUT, PATCH or DELETE"));
+    if !matches!(
+        req.method(),
+        Method::Get | Method::Post | Method::Put | Method::Patch | Method::Delete
+    ) {
+        return Err(ApiError::method_not_allowed(
+            "use GET, POST, PUT, PATCH or DELETE",
+        ));
     }
-    let flow_id = header(req, "spin-path-match-id").unwrap_or_default().to_string();
+    let flow_id = header(req, "spin-path-match-id")
+        .unwrap_or_default()
+        .to_string();
     let db = SpinDb::open_default()?;
-    let token = parse_form(req.query()).get("token").and_then(Value::as_str).map(str::to_string);
+    let token = parse_form(req.query())
+        .get("token")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let workspace = match header(req, "authorization") {
         Some(auth) => {
             let admin = spin_sdk::variables::get("admin_token").ok();
@@ -77,13 +102,22 @@ fn trigger(req: &Request) -> Result<Response, ApiError> {
         None => None,
     };
     let live = flows::live(&db, workspace.as_deref(), &flow_id, token.as_deref())?;
-    let data = careflow_flow::binding::bind(&live.flow.variables, &input(req)?).map_err(|errors| {
-        ApiError::validation(errors[0].field.clone(), format!("{} variable(s) are missing or invalid", errors.len()))
+    let data =
+        careflow_flow::binding::bind(&live.flow.variables, &input(req)?).map_err(|errors| {
+            ApiError::validation(
+                errors[0].field.clone(),
+                format!("{} variable(s) are missing or invalid", errors.len()),
+            )
             .with_details(serde_json::to_value(&errors).unwrap_or_default())
-    })?;
-    let key = header(req, "idempotency-key").map(str::trim).filter(|k| !k.is_empty());
+        })?;
+    let key = header(req, "idempotency-key")
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
     if key.is_some_and(|k| k.len() > 255) {
-        return Err(ApiError::bad_request("Idempotency-Key must be at most 255 characters").with_field("Idempotency-Key"));
+        return Err(
+            ApiError::bad_request("Idempotency-Key must be at most 255 characters")
+                .with_field("Idempotency-Key"),
+        );
     }
     let started = runs::start(&db, &mut HostClock, &live, "api", &data, key)?;
     if started.created {
@@ -97,6 +131,10 @@ fn trigger(req: &Request) -> Result<Response, ApiError> {
 /// run is already stored with a due wait row, so the cron tick resumes it
 /// if this hop fails.
 fn hand_to_engine(run_id: &str) {
-    let request = Request::post(format!("http://engine.spin.internal/runs/{run_id}/advance"), "").build();
+    let request = Request::post(
+        format!("http://engine.spin.internal/runs/{run_id}/advance"),
+        "",
+    )
+    .build();
     let _ = spin_sdk::http::run(spin_sdk::http::send::<_, Response>(request));
 }

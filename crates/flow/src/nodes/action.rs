@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{Effect, NodeError, NodeKind, Outcome, RunInput, ValidationContext, check_template, parse_settings, render};
+use super::{
+    Effect, NodeError, NodeKind, Outcome, RunInput, ValidationContext, check_template,
+    parse_settings, render,
+};
 
 pub const MAX_TIMEOUT_MS: u64 = 30_000;
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -17,8 +20,15 @@ pub const MAX_ATTEMPTS: u32 = 5;
 /// Actions the product will have, not yet built; named so that saving a
 /// flow with one fails with a clear message.
 const NOT_YET: &[&str] = &[
-    "add_tag", "remove_tag", "update_customer", "add_to_list", "add_to_group", "create_ticket",
-    "update_ticket", "assign_agent", "add_to_campaign",
+    "add_tag",
+    "remove_tag",
+    "update_customer",
+    "add_to_list",
+    "add_to_group",
+    "create_ticket",
+    "update_ticket",
+    "assign_agent",
+    "add_to_campaign",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -74,9 +84,19 @@ pub struct HttpCall {
 }
 
 /// Reads the mapped variables out of a partner's final answer.
-pub fn map_response(call: &HttpCall, status: u16, headers: &[(String, String)], body: &str) -> Result<Map<String, Value>, NodeError> {
+pub fn map_response(
+    call: &HttpCall,
+    status: u16,
+    headers: &[(String, String)],
+    body: &str,
+) -> Result<Map<String, Value>, NodeError> {
     if !(200..300).contains(&status) {
-        return Err(NodeError::new(format!("{} {} answered {status}: {}", call.method, call.url, body.chars().take(200).collect::<String>())));
+        return Err(NodeError::new(format!(
+            "{} {} answered {status}: {}",
+            call.method,
+            call.url,
+            body.chars().take(200).collect::<String>()
+        )));
     }
     let body_json: Value = serde_json::from_str(body).unwrap_or(Value::String(body.to_string()));
     let mut patch = Map::new();
@@ -84,14 +104,20 @@ pub fn map_response(call: &HttpCall, status: u16, headers: &[(String, String)], 
         let value = if source == "status" {
             json!(status)
         } else if let Some(path) = source.strip_prefix("body") {
-            path.split('.').filter(|p| !p.is_empty()).try_fold(&body_json, |v, key| match v {
-                Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
-                other => other.get(key),
-            })
-            .cloned()
-            .unwrap_or(Value::Null)
+            path.split('.')
+                .filter(|p| !p.is_empty())
+                .try_fold(&body_json, |v, key| match v {
+                    Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+                    other => other.get(key),
+                })
+                .cloned()
+                .unwrap_or(Value::Null)
         } else if let Some(name) = source.strip_prefix("headers.") {
-            headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| json!(v)).unwrap_or(Value::Null)
+            headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| json!(v))
+                .unwrap_or(Value::Null)
         } else {
             Value::Null
         };
@@ -138,7 +164,12 @@ impl NodeKind for ActionNode {
         if let Some(action) = settings.get("action").and_then(Value::as_str)
             && NOT_YET.contains(&action)
         {
-            return vec![("settings.action".into(), format!("action `{action}` needs the customer and ticket objects, which are not available yet"))];
+            return vec![(
+                "settings.action".into(),
+                format!(
+                    "action `{action}` needs the customer and ticket objects, which are not available yet"
+                ),
+            )];
         }
         let s: Settings = match parse_settings(settings) {
             Ok(s) => s,
@@ -147,28 +178,53 @@ impl NodeKind for ActionNode {
         let mut problems = Vec::new();
         match &s {
             Settings::HttpRequest(h) => {
-                if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&h.method.to_ascii_uppercase().as_str()) {
-                    problems.push(("settings.method".into(), format!("{:?} is not GET, POST, PUT, PATCH or DELETE", h.method)));
+                if !["GET", "POST", "PUT", "PATCH", "DELETE"]
+                    .contains(&h.method.to_ascii_uppercase().as_str())
+                {
+                    problems.push((
+                        "settings.method".into(),
+                        format!("{:?} is not GET, POST, PUT, PATCH or DELETE", h.method),
+                    ));
                 }
                 if !(h.url.starts_with("https://") || h.url.starts_with("http://")) {
-                    problems.push(("settings.url".into(), "must start with https:// or http://".into()));
+                    problems.push((
+                        "settings.url".into(),
+                        "must start with https:// or http://".into(),
+                    ));
                 }
                 problems.extend(check_template("settings.url", &h.url, ctx.types));
                 for (name, value) in &h.headers {
-                    problems.extend(check_template(&format!("settings.headers.{name}"), value, ctx.types));
+                    problems.extend(check_template(
+                        &format!("settings.headers.{name}"),
+                        value,
+                        ctx.types,
+                    ));
                 }
                 if let Some(body) = &h.body {
                     problems.extend(check_template("settings.body", body, ctx.types));
                 }
                 if h.timeout_ms == 0 || h.timeout_ms > MAX_TIMEOUT_MS {
-                    problems.push(("settings.timeout_ms".into(), format!("must be 1 to {MAX_TIMEOUT_MS}")));
+                    problems.push((
+                        "settings.timeout_ms".into(),
+                        format!("must be 1 to {MAX_TIMEOUT_MS}"),
+                    ));
                 }
                 if h.max_attempts == 0 || h.max_attempts > MAX_ATTEMPTS {
-                    problems.push(("settings.max_attempts".into(), format!("must be 1 to {MAX_ATTEMPTS}")));
+                    problems.push((
+                        "settings.max_attempts".into(),
+                        format!("must be 1 to {MAX_ATTEMPTS}"),
+                    ));
                 }
                 for (variable, source) in &h.response {
-                    if !(source == "status" || source == "body" || source.starts_with("body.") || source.starts_with("headers.")) {
-                        problems.push((format!("settings.response.{variable}"), format!("{source:?}: read `status`, `body.<path>` or `headers.<name>`")));
+                    if !(source == "status"
+                        || source == "body"
+                        || source.starts_with("body.")
+                        || source.starts_with("headers."))
+                    {
+                        problems.push((
+                            format!("settings.response.{variable}"),
+                            format!("{source:?}: read `status`, `body.<path>` or `headers.<name>`"),
+                        ));
                     }
                 }
             }
@@ -177,7 +233,11 @@ impl NodeKind for ActionNode {
                     problems.push(("settings.values".into(), "set at least one variable".into()));
                 }
                 for (name, value) in values {
-                    problems.extend(check_template(&format!("settings.values.{name}"), value, ctx.types));
+                    problems.extend(check_template(
+                        &format!("settings.values.{name}"),
+                        value,
+                        ctx.types,
+                    ));
                 }
             }
         }
@@ -185,23 +245,45 @@ impl NodeKind for ActionNode {
     }
 
     fn execute(&self, settings: &Value, input: &RunInput<'_>) -> Result<Outcome, NodeError> {
-        let s: Settings = parse_settings(settings).map_err(|(f, m)| NodeError::new(format!("{f}: {m}")))?;
+        let s: Settings =
+            parse_settings(settings).map_err(|(f, m)| NodeError::new(format!("{f}: {m}")))?;
         match s {
             Settings::SetVariables { values } => {
                 let mut patch = Map::new();
                 for (name, template) in &values {
-                    patch.insert(name.clone(), Value::String(render(&format!("settings.values.{name}"), template, input.context)?));
+                    patch.insert(
+                        name.clone(),
+                        Value::String(render(
+                            &format!("settings.values.{name}"),
+                            template,
+                            input.context,
+                        )?),
+                    );
                 }
-                Ok(Outcome { port: "next".into(), rendered: json!({ "action": "set_variables", "values": patch }), patch, ..Default::default() })
+                Ok(Outcome {
+                    port: "next".into(),
+                    rendered: json!({ "action": "set_variables", "values": patch }),
+                    patch,
+                    ..Default::default()
+                })
             }
             Settings::HttpRequest(h) => {
                 let url = render("settings.url", &h.url, input.context)?;
                 let headers = h
                     .headers
                     .iter()
-                    .map(|(k, v)| Ok((k.clone(), render(&format!("settings.headers.{k}"), v, input.context)?)))
+                    .map(|(k, v)| {
+                        Ok((
+                            k.clone(),
+                            render(&format!("settings.headers.{k}"), v, input.context)?,
+                        ))
+                    })
                     .collect::<Result<Vec<_>, NodeError>>()?;
-                let body = h.body.as_deref().map(|b| render("settings.body", b, input.context)).transpose()?;
+                let body = h
+                    .body
+                    .as_deref()
+                    .map(|b| render("settings.body", b, input.context))
+                    .transpose()?;
                 let call = HttpCall {
                     method: h.method.to_ascii_uppercase(),
                     url,
@@ -229,7 +311,12 @@ mod tests {
     use chrono::Utc;
 
     fn input(context: &Value) -> RunInput<'_> {
-        RunInput { context, now: Utc::now(), random: 0.5, idempotency_key: "run-1:3" }
+        RunInput {
+            context,
+            now: Utc::now(),
+            random: 0.5,
+            idempotency_key: "run-1:3",
+        }
     }
 
     #[test]
@@ -254,7 +341,12 @@ mod tests {
     #[test]
     fn a_missing_variable_fails_the_step_with_its_name() {
         // SPEC A-V
-        let err = ActionNode.execute(&json!({"action": "set_variables", "values": {"x": "{{customer.name}}"}}), &input(&json!({}))).unwrap_err();
+        let err = ActionNode
+            .execute(
+                &json!({"action": "set_variables", "values": {"x": "{{customer.name}}"}}),
+                &input(&json!({})),
+            )
+            .unwrap_err();
         assert!(err.message.contains("customer.name"), "{}", err.message);
     }
 
@@ -263,14 +355,20 @@ mod tests {
         // SPEC A-N8
         assert!(retryable(None) && retryable(Some(503)) && retryable(Some(429)));
         assert!(!retryable(Some(400)) && !retryable(Some(200)));
-        assert_eq!((backoff_ms(2), backoff_ms(3), backoff_ms(4)), (500, 1000, 2000));
+        assert_eq!(
+            (backoff_ms(2), backoff_ms(3), backoff_ms(4)),
+            (500, 1000, 2000)
+        );
     }
 
     #[test]
     fn crm_actions_are_refused_until_they_exist() {
         // SPEC A-N8
         let types = crate::schema::VariableTypes::default();
-        let ctx = ValidationContext { types: &types, now: Utc::now() };
+        let ctx = ValidationContext {
+            types: &types,
+            now: Utc::now(),
+        };
         let p = ActionNode.validate(&json!({"action": "add_tag", "tag": "VIP"}), &ctx);
         assert_eq!(p[0].0, "settings.action");
     }

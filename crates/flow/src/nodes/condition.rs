@@ -40,13 +40,21 @@ impl NodeKind for ConditionNode {
                 .condition
                 .validate(&|path| ctx.types.type_of(path))
                 .into_iter()
-                .map(|p| (format!("settings.condition.{}", p.path).trim_end_matches('.').to_string(), p.message))
+                .map(|p| {
+                    (
+                        format!("settings.condition.{}", p.path)
+                            .trim_end_matches('.')
+                            .to_string(),
+                        p.message,
+                    )
+                })
                 .collect(),
         }
     }
 
     fn execute(&self, settings: &Value, input: &RunInput<'_>) -> Result<Outcome, NodeError> {
-        let s: Settings = parse_settings(settings).map_err(|(f, m)| NodeError::new(format!("{f}: {m}")))?;
+        let s: Settings =
+            parse_settings(settings).map_err(|(f, m)| NodeError::new(format!("{f}: {m}")))?;
         let matched = s.condition.evaluate(input.context, input.now);
         Ok(Outcome {
             port: if matched { "yes" } else { "no" }.into(),

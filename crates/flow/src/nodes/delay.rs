@@ -6,7 +6,10 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{NodeError, NodeKind, Outcome, RunInput, ValidationContext, check_template, parse_settings, render};
+use super::{
+    NodeError, NodeKind, Outcome, RunInput, ValidationContext, check_template, parse_settings,
+    render,
+};
 
 /// Longest delay accepted.
 pub const MAX_DELAY_DAYS: i64 = 366;
@@ -79,25 +82,54 @@ struct Schedule {
 
 impl WorkingHours {
     fn schedule(&self) -> Result<Schedule, (String, String)> {
-        let zone = self.zone.parse().map_err(|_| ("settings.working_hours.zone".to_string(), format!("{:?} is not an IANA time zone", self.zone)))?;
+        let zone = self.zone.parse().map_err(|_| {
+            (
+                "settings.working_hours.zone".to_string(),
+                format!("{:?} is not an IANA time zone", self.zone),
+            )
+        })?;
         let time = |field: &str, v: &str| {
-            NaiveTime::parse_from_str(v, "%H:%M").map_err(|_| (format!("settings.working_hours.{field}"), format!("{v:?} is not HH:MM")))
+            NaiveTime::parse_from_str(v, "%H:%M").map_err(|_| {
+                (
+                    format!("settings.working_hours.{field}"),
+                    format!("{v:?} is not HH:MM"),
+                )
+            })
         };
         let open = time("open", &self.open)?;
         let close = time("close", &self.close)?;
         if open >= close {
-            return Err(("settings.working_hours.close".into(), "closing time must be after opening time".into()));
+            return Err((
+                "settings.working_hours.close".into(),
+                "closing time must be after opening time".into(),
+            ));
         }
         if self.days.is_empty() || self.days.iter().any(|d| !(1..=7).contains(d)) {
-            return Err(("settings.working_hours.days".into(), "give at least one weekday, 1 (Monday) to 7 (Sunday)".into()));
+            return Err((
+                "settings.working_hours.days".into(),
+                "give at least one weekday, 1 (Monday) to 7 (Sunday)".into(),
+            ));
         }
         let holidays = self
             .holidays
             .iter()
             .enumerate()
-            .map(|(i, h)| NaiveDate::parse_from_str(h, "%Y-%m-%d").map_err(|_| (format!("settings.working_hours.holidays[{i}]"), format!("{h:?} is not YYYY-MM-DD"))))
+            .map(|(i, h)| {
+                NaiveDate::parse_from_str(h, "%Y-%m-%d").map_err(|_| {
+                    (
+                        format!("settings.working_hours.holidays[{i}]"),
+                        format!("{h:?} is not YYYY-MM-DD"),
+                    )
+                })
+            })
             .collect::<Result<_, _>>()?;
-        Ok(Schedule { zone, days: self.days.clone(), open, close, holidays })
+        Ok(Schedule {
+            zone,
+            days: self.days.clone(),
+            open,
+            close,
+            holidays,
+        })
     }
 }
 
@@ -107,11 +139,21 @@ impl Schedule {
         let local = now.with_timezone(&self.zone);
         for offset in 0..=400 {
             let date = local.date_naive() + Duration::days(offset);
-            if !self.days.contains(&date.weekday().number_from_monday()) || self.holidays.contains(&date) {
+            if !self.days.contains(&date.weekday().number_from_monday())
+                || self.holidays.contains(&date)
+            {
                 continue;
             }
-            let open = self.zone.from_local_datetime(&date.and_time(self.open)).earliest()?.with_timezone(&Utc);
-            let close = self.zone.from_local_datetime(&date.and_time(self.close)).earliest()?.with_timezone(&Utc);
+            let open = self
+                .zone
+                .from_local_datetime(&date.and_time(self.open))
+                .earliest()?
+                .with_timezone(&Utc);
+            let close = self
+                .zone
+                .from_local_datetime(&date.and_time(self.close))
+                .earliest()?
+                .with_timezone(&Utc);
             if now < open {
                 return Some(open);
             }
@@ -124,7 +166,9 @@ impl Schedule {
 }
 
 fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text.trim()).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 pub struct DelayNode;
@@ -159,16 +203,32 @@ impl NodeKind for DelayNode {
             Ok(s) => s,
             Err(problem) => return vec![problem],
         };
-        let given = [s.duration.is_some(), s.until.is_some(), s.working_hours.is_some()].iter().filter(|g| **g).count();
+        let given = [
+            s.duration.is_some(),
+            s.until.is_some(),
+            s.working_hours.is_some(),
+        ]
+        .iter()
+        .filter(|g| **g)
+        .count();
         if given != 1 {
-            return vec![("settings".into(), "give exactly one of `duration`, `until` or `working_hours`".into())];
+            return vec![(
+                "settings".into(),
+                "give exactly one of `duration`, `until` or `working_hours`".into(),
+            )];
         }
         let mut problems = Vec::new();
         if let Some(span) = &s.duration {
             if span.amount <= 0 {
-                problems.push(("settings.duration.amount".into(), "must be greater than 0".into()));
+                problems.push((
+                    "settings.duration.amount".into(),
+                    "must be greater than 0".into(),
+                ));
             } else if span.duration() > Duration::days(MAX_DELAY_DAYS) {
-                problems.push(("settings.duration".into(), format!("longer than {MAX_DELAY_DAYS} days")));
+                problems.push((
+                    "settings.duration".into(),
+                    format!("longer than {MAX_DELAY_DAYS} days"),
+                ));
             }
         }
         if let Some(until) = &s.until {
@@ -194,21 +254,32 @@ impl NodeKind for DelayNode {
     }
 
     fn execute(&self, settings: &Value, input: &RunInput<'_>) -> Result<Outcome, NodeError> {
-        let s: Settings = parse_settings(settings).map_err(|(f, m)| NodeError::new(format!("{f}: {m}")))?;
+        let s: Settings =
+            parse_settings(settings).map_err(|(f, m)| NodeError::new(format!("{f}: {m}")))?;
         let (due, rendered) = if let Some(span) = &s.duration {
             (input.now + span.duration(), settings.clone())
         } else if let Some(until) = &s.until {
             let text = render("settings.until", until, input.context)?;
-            let due = parse_instant(&text).ok_or_else(|| NodeError::new(format!("settings.until: {text:?} is not an RFC 3339 date-time")))?;
+            let due = parse_instant(&text).ok_or_else(|| {
+                NodeError::new(format!(
+                    "settings.until: {text:?} is not an RFC 3339 date-time"
+                ))
+            })?;
             // A date already past means "go on now", not an error: the
             // variable's value is only known at run time.
             (due.max(input.now), json!({ "until": text }))
         } else if let Some(hours) = &s.working_hours {
-            let schedule = hours.schedule().map_err(|(f, m)| NodeError::new(format!("{f}: {m}")))?;
-            let due = schedule.next_opening(input.now).ok_or_else(|| NodeError::new("working hours never open"))?;
+            let schedule = hours
+                .schedule()
+                .map_err(|(f, m)| NodeError::new(format!("{f}: {m}")))?;
+            let due = schedule
+                .next_opening(input.now)
+                .ok_or_else(|| NodeError::new("working hours never open"))?;
             (due, settings.clone())
         } else {
-            return Err(NodeError::new("settings: give one of duration, until or working_hours"));
+            return Err(NodeError::new(
+                "settings: give one of duration, until or working_hours",
+            ));
         };
         Ok(Outcome {
             port: "next".into(),
@@ -230,14 +301,27 @@ mod tests {
     }
 
     fn run(settings: Value, now: DateTime<Utc>, context: Value) -> Result<Outcome, NodeError> {
-        DelayNode.execute(&settings, &RunInput { context: &context, now, random: 0.0, idempotency_key: "r:1" })
+        DelayNode.execute(
+            &settings,
+            &RunInput {
+                context: &context,
+                now,
+                random: 0.0,
+                idempotency_key: "r:1",
+            },
+        )
     }
 
     #[test]
     fn duration_waits_from_now() {
         // SPEC A-N2
         let now = at("2026-11-25T10:00:00Z");
-        let o = run(json!({"duration": {"amount": 2, "unit": "hours"}}), now, json!({})).unwrap();
+        let o = run(
+            json!({"duration": {"amount": 2, "unit": "hours"}}),
+            now,
+            json!({}),
+        )
+        .unwrap();
         assert_eq!(o.wait_until, Some(at("2026-11-25T12:00:00Z")));
         assert_eq!(o.port, "next");
     }
@@ -269,15 +353,39 @@ mod tests {
     fn validation_rejects_past_dates_ambiguous_and_bad_settings() {
         // SPEC A-V
         let types = VariableTypes::default();
-        let ctx = ValidationContext { types: &types, now: at("2026-11-25T10:00:00Z") };
-        let fields = |s: Value| DelayNode.validate(&s, &ctx).into_iter().map(|(f, _)| f).collect::<Vec<_>>();
-        assert_eq!(fields(json!({"until": "2026-01-01T00:00:00Z"})), ["settings.until"]);
+        let ctx = ValidationContext {
+            types: &types,
+            now: at("2026-11-25T10:00:00Z"),
+        };
+        let fields = |s: Value| {
+            DelayNode
+                .validate(&s, &ctx)
+                .into_iter()
+                .map(|(f, _)| f)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            fields(json!({"until": "2026-01-01T00:00:00Z"})),
+            ["settings.until"]
+        );
         assert_eq!(fields(json!({"until": "soon"})), ["settings.until"]);
-        assert_eq!(fields(json!({"duration": {"amount": 0, "unit": "days"}})), ["settings.duration.amount"]);
-        assert_eq!(fields(json!({"duration": {"amount": 1, "unit": "weeks"}})), ["settings.duration.unit"]);
+        assert_eq!(
+            fields(json!({"duration": {"amount": 0, "unit": "days"}})),
+            ["settings.duration.amount"]
+        );
+        assert_eq!(
+            fields(json!({"duration": {"amount": 1, "unit": "weeks"}})),
+            ["settings.duration.unit"]
+        );
         assert_eq!(fields(json!({})), ["settings"]);
-        assert_eq!(fields(json!({"until": "{{order.when}}"})), ["settings.until"]);
-        assert_eq!(fields(json!({"working_hours": {"days": [8], "open": "08:00", "close": "17:00"}})), ["settings.working_hours.days"]);
+        assert_eq!(
+            fields(json!({"until": "{{order.when}}"})),
+            ["settings.until"]
+        );
+        assert_eq!(
+            fields(json!({"working_hours": {"days": [8], "open": "08:00", "close": "17:00"}})),
+            ["settings.working_hours.days"]
+        );
         assert!(fields(json!({"duration": {"amount": 5, "unit": "minutes"}})).is_empty());
     }
 }

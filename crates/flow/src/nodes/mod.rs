@@ -69,7 +69,9 @@ pub struct NodeError {
 
 impl NodeError {
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into() }
+        Self {
+            message: message.into(),
+        }
     }
 }
 
@@ -89,7 +91,12 @@ pub trait NodeKind: Sync {
 
 /// Every node type, by `type`.
 pub fn registry() -> &'static [&'static dyn NodeKind] {
-    &[&condition::ConditionNode, &delay::DelayNode, &random::RandomNode, &action::ActionNode]
+    &[
+        &condition::ConditionNode,
+        &delay::DelayNode,
+        &random::RandomNode,
+        &action::ActionNode,
+    ]
 }
 
 pub fn node_kind(kind: &str) -> Option<&'static dyn NodeKind> {
@@ -103,7 +110,9 @@ pub(crate) fn parse_settings<T: DeserializeOwned>(settings: &Value) -> Result<T,
         let message = e.inner().to_string();
         let field = if path == "." {
             match message.split('`').nth(1) {
-                Some(missing) if message.starts_with("missing field") => format!("settings.{missing}"),
+                Some(missing) if message.starts_with("missing field") => {
+                    format!("settings.{missing}")
+                }
                 _ => "settings".to_string(),
             }
         } else {
@@ -114,21 +123,33 @@ pub(crate) fn parse_settings<T: DeserializeOwned>(settings: &Value) -> Result<T,
 }
 
 /// Checks that a text setting is a valid template over known variables.
-pub(crate) fn check_template(field: &str, text: &str, types: &VariableTypes) -> Vec<(String, String)> {
+pub(crate) fn check_template(
+    field: &str,
+    text: &str,
+    types: &VariableTypes,
+) -> Vec<(String, String)> {
     match careflow_template::Template::parse(text) {
         Err(e) => vec![(field.to_string(), format!("bad template: {e}"))],
         Ok(t) => t
             .references()
             .into_iter()
             .filter(|path| types.type_of(path).is_none())
-            .map(|path| (field.to_string(), format!("`{{{{{path}}}}}` refers to a variable or attribute that does not exist")))
+            .map(|path| {
+                (
+                    field.to_string(),
+                    format!(
+                        "`{{{{{path}}}}}` refers to a variable or attribute that does not exist"
+                    ),
+                )
+            })
             .collect(),
     }
 }
 
 /// Renders a text setting for a run; a missing variable fails the step.
 pub(crate) fn render(field: &str, text: &str, context: &Value) -> Result<String, NodeError> {
-    let template = careflow_template::Template::parse(text).map_err(|e| NodeError::new(format!("{field}: {e}")))?;
+    let template = careflow_template::Template::parse(text)
+        .map_err(|e| NodeError::new(format!("{field}: {e}")))?;
     template
         .render(context, careflow_template::Missing::Fail)
         .map_err(|e| NodeError::new(format!("{field}: {e}")))

@@ -53,7 +53,9 @@ impl NodeKind for RandomNode {
     }
 
     fn ports(&self, settings: &Value) -> Vec<String> {
-        parse_settings::<Settings>(settings).map(|s| s.branches.into_iter().map(|b| b.port).collect()).unwrap_or_default()
+        parse_settings::<Settings>(settings)
+            .map(|s| s.branches.into_iter().map(|b| b.port).collect())
+            .unwrap_or_default()
     }
 
     fn validate(&self, settings: &Value, _ctx: &ValidationContext<'_>) -> Vec<(String, String)> {
@@ -63,27 +65,41 @@ impl NodeKind for RandomNode {
         };
         let mut problems = Vec::new();
         if s.branches.len() < 2 {
-            problems.push(("settings.branches".into(), "a random split needs at least 2 branches".into()));
+            problems.push((
+                "settings.branches".into(),
+                "a random split needs at least 2 branches".into(),
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         for (i, b) in s.branches.iter().enumerate() {
             if b.port.trim().is_empty() || !seen.insert(b.port.as_str()) {
-                problems.push((format!("settings.branches[{i}].port"), format!("port {:?} must be non-empty and unique", b.port)));
+                problems.push((
+                    format!("settings.branches[{i}].port"),
+                    format!("port {:?} must be non-empty and unique", b.port),
+                ));
             }
             if !(0.0..=100.0).contains(&b.percent) || !b.percent.is_finite() {
-                problems.push((format!("settings.branches[{i}].percent"), "must be between 0 and 100".into()));
+                problems.push((
+                    format!("settings.branches[{i}].percent"),
+                    "must be between 0 and 100".into(),
+                ));
             }
         }
         let total: f64 = s.branches.iter().map(|b| b.percent).sum();
         if (total - 100.0).abs() > 1e-6 {
-            problems.push(("settings.branches".into(), format!("percentages add up to {total}, not 100")));
+            problems.push((
+                "settings.branches".into(),
+                format!("percentages add up to {total}, not 100"),
+            ));
         }
         problems
     }
 
     fn execute(&self, settings: &Value, input: &RunInput<'_>) -> Result<Outcome, NodeError> {
-        let s: Settings = parse_settings(settings).map_err(|(f, m)| NodeError::new(format!("{f}: {m}")))?;
-        let branch = choose(&s.branches, input.random).ok_or_else(|| NodeError::new("no branch to take"))?;
+        let s: Settings =
+            parse_settings(settings).map_err(|(f, m)| NodeError::new(format!("{f}: {m}")))?;
+        let branch =
+            choose(&s.branches, input.random).ok_or_else(|| NodeError::new("no branch to take"))?;
         Ok(Outcome {
             port: branch.port.clone(),
             rendered: settings.clone(),
