@@ -567,27 +567,17 @@ impl<'a> ExprParser<'a> {
                 let at = token.offset;
                 let value = match token.tok {
                     Tok::RParen => break,
-                    Tok::Ident(word) => match keyword_literal(word) {
-                        Some(literal) => literal,
-                        None if *self.peek()? == Tok::Assign => {
-                            self.next()?;
-                            let value = self.next()?;
-                            let literal = self.argument(filter, value)?;
-                            named.push((word, literal, token.offset));
-                            self.after_argument()?;
-                            continue;
-                        }
-                        None => {
-                            return Err(self.argument_error(
-                                filter,
-                                token.offset,
-                                format!("`{word}` is a variable; arguments must be quoted text or numbers"),
-                            ));
-                        }
-                    },
+                    Tok::Ident(word)
+                        if keyword_literal(word).is_none() && *self.peek()? == Tok::Assign =>
+                    {
+                        self.next()?;
+                        let value = self.next()?;
+                        named.push((word, self.argument(filter, value)?, at));
+                        self.after_argument()?;
+                        continue;
+                    }
                     _ => self.argument(filter, token)?,
                 };
-                positional.push((value, at));
                 if !named.is_empty() {
                     return Err(self.argument_error(
                         filter,
@@ -595,6 +585,7 @@ impl<'a> ExprParser<'a> {
                         "positional arguments must come before named ones".to_owned(),
                     ));
                 }
+                positional.push((value, at));
                 self.after_argument()?;
             }
         }

@@ -60,6 +60,8 @@ fn perform(call: &HttpCall) -> Result<serde_json::Map<String, serde_json::Value>
             {
                 builder.header("content-type", "application/json");
             }
+            // A length, not chunked encoding: many partner APIs refuse chunks.
+            builder.header("content-length", body.len().to_string());
             builder.body(body.clone());
         }
         match spin_sdk::http::run(spin_sdk::http::send::<_, Response>(builder.build())) {

@@ -1,0 +1,557 @@
+//! Flows over HTTP (issue 4): save with validation (A-V), publish, trigger
+//! over the API (A-T3) with binding, idempotency and the token URL; runs
+//! walk condition (A-N1), delay (A-N2), random (A-N3) and action (A-N8)
+//! nodes; delays survive a restart; partner calls carry the step's key.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use careflow_e2e::{ADMIN_TOKEN, Answer, Launch, Runner};
+use serde_json::{Value, json};
+
+fn call(app: &Runner, method: &str, path: &str, key: &str, body: Option<&Value>) -> Answer {
+    let auth = format!("Bearer {key}");
+    let text = body.map(Value::to_string);
+    app.request(
+        method,
+        path,
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        text.as_deref().map(str::as_bytes),
+    )
+}
+
+fn workspace(app: &Runner, name: &str) -> String {
+    let body =
+        json!({"name": name, "owner_email": format!("owner@{name}.vn"), "owner_name": "Chủ"});
+    let a = call(app, "POST", "/api/v1/workspaces", ADMIN_TOKEN, Some(&body));
+    assert_eq!(a.status, 201, "{}", a.body);
+    a.json()["api_key"]["key"].as_str().unwrap().to_string()
+}
+
+fn care_flow(sink: &str) -> Value {
+    json!({
+        "name": "Chăm sóc đơn hàng",
+        "variables": [
+            {"name": "order", "type": "object", "required": true},
+            {"name": "so_dien_thoai", "type": "phone", "required": true, "label": "Số điện thoại"}
+        ],
+        "trigger": {"type": "api"},
+        "nodes": [
+            {"id": "big", "type": "condition", "settings": {"condition": {"all": [{"field": "order.total", "op": "gte", "value": 1000000}]}}},
+            {"id": "wait", "type": "delay", "settings": {"duration": {"amount": 2, "unit": "seconds"}}},
+            {"id": "split", "type": "random", "settings": {"branches": [{"port": "a", "percent": 50}, {"port": "b", "percent": 50}]}},
+            {"id": "notify", "type": "action", "settings": {
+                "action": "http_request", "url": format!("{sink}/orders/{{{{order.id}}}}"),
+                "body": "{\"phone\":\"{{so_dien_thoai}}\"}", "response": {"ma_ho_so": "body.code"}}},
+            {"id": "thanks", "type": "action", "settings": {"action": "set_variables", "values": {"loi_chao": "Cảm ơn {{so_dien_thoai}}"}}}
+        ],
+        "edges": [
+            {"from": "trigger", "to": "big"},
+            {"from": "big", "port": "yes", "to": "wait"},
+            {"from": "big", "port": "no", "to": "thanks"},
+            {"from": "wait", "to": "split"},
+            {"from": "split", "port": "a", "to": "notify"},
+            {"from": "split", "port": "b", "to": "notify"},
+            {"from": "notify", "to": "thanks"}
+        ]
+    })
+}
+
+/// A partner API that records what it receives and answers a code.
+fn partner() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            log.lock().unwrap().push(read_request(&mut stream));
+            let body = r#"{"code":"HS-42"}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+/// Reads one HTTP/1.1 request: the head, then `content-length` bytes.
+fn read_request(stream: &mut std::net::TcpStream) -> String {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&data).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            if data.len() >= end + 4 + length {
+                return text;
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return String::from_utf8_lossy(&data).into_owned(),
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+fn wait_for_status(app: &Runner, key: &str, run: &str, status: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = call(app, "GET", &format!("/api/v1/runs/{run}"), key, None).json();
+        if v["status"] == status || Instant::now() > deadline {
+            assert_eq!(v["status"], status, "{v}");
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn publish(app: &Runner, key: &str, flow: &Value) -> String {
+    let created = call(app, "POST", "/api/v1/flows", key, Some(flow));
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    let published = call(
+        app,
+        "POST",
+        &format!("/api/v1/flows/{id}/publish"),
+        key,
+        None,
+    );
+    assert_eq!(published.status, 200, "{}", published.body);
+    id
+}
+
+#[test]
+fn an_api_triggered_run_walks_every_node_type_and_calls_the_partner_once() {
+    // SPEC A-T3 A-N1 A-N2 A-N3 A-N8 A-V
+    let (sink, seen) = partner();
+    let app = Launch::careflow().start();
+    let key = workspace(&app, "alpha");
+    let flow_id = publish(&app, &key, &care_flow(&sink));
+    let body = json!({"order": {"id": "DH01", "total": 2500000}, "so_dien_thoai": "0912 345 678"});
+    let a = call(
+        &app,
+        "POST",
+        &format!("/api/v1/flows/{flow_id}/trigger"),
+        &key,
+        Some(&body),
+    );
+    assert_eq!(a.status, 202, "{}", a.body);
+    let run = a.json()["run_id"].as_str().unwrap().to_string();
+    let waiting = call(&app, "GET", &format!("/api/v1/runs/{run}"), &key, None).json();
+    assert_eq!(
+        waiting["status"], "waiting",
+        "the delay holds the run: {waiting}"
+    );
+    let done = wait_for_status(&app, &key, &run, "completed");
+    let path: Vec<&str> = done["step_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["node_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(path, ["big", "wait", "split", "notify", "thanks"]);
+    assert_eq!(done["variables"]["ma_ho_so"], "HS-42");
+    assert_eq!(done["variables"]["loi_chao"], "Cảm ơn 84912345678");
+    assert_eq!(done["variables"]["trigger"]["so_dien_thoai"], "84912345678");
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert!(
+        requests[0].starts_with("POST /orders/DH01 "),
+        "{}",
+        requests[0]
+    );
+    assert!(
+        requests[0]
+            .to_lowercase()
+            .contains(&format!("idempotency-key: {run}:4")),
+        "{}",
+        requests[0]
+    );
+    assert!(
+        requests[0].ends_with(r#"{"phone":"84912345678"}"#),
+        "{}",
+        requests[0]
+    );
+
+    // The small order takes the `no` branch straight to the end.
+    let small = json!({"order": {"id": "DH02", "total": 5}, "so_dien_thoai": "84912345678"});
+    let run2 = call(
+        &app,
+        "POST",
+        &format!("/api/v1/flows/{flow_id}/trigger"),
+        &key,
+        Some(&small),
+    )
+    .json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let done2 = wait_for_status(&app, &key, &run2, "completed");
+    assert_eq!(done2["step_log"].as_array().unwrap().len(), 2);
+    let listed = call(
+        &app,
+        "GET",
+        &format!("/api/v1/runs?flow_id={flow_id}&status=completed"),
+        &key,
+        None,
+    )
+    .json();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn trigger_binding_errors_list_every_field_and_start_nothing() {
+    // SPEC A-T3
+    let app = Launch::careflow().start();
+    let key = workspace(&app, "beta");
+    let flow_id = publish(&app, &key, &care_flow("http://127.0.0.1:9"));
+    let bad = json!({"order": "not an object", "so_dien_thoai": "abc"});
+    let a = call(
+        &app,
+        "POST",
+        &format!("/api/v1/flows/{flow_id}/trigger"),
+        &key,
+        Some(&bad),
+    );
+    assert_eq!(
+        (a.status, a.error_code().as_str()),
+        (422, "validation_failed")
+    );
+    let v = a.json();
+    let fields: Vec<&str> = v["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["order", "so_dien_thoai"]);
+    let missing = call(
+        &app,
+        "POST",
+        &format!("/api/v1/flows/{flow_id}/trigger"),
+        &key,
+        Some(&json!({})),
+    );
+    assert_eq!(missing.status, 422);
+    let not_json = app.request(
+        "POST",
+        &format!("/api/v1/flows/{flow_id}/trigger"),
+        &[
+            ("authorization", &format!("Bearer {key}")),
+            ("content-type", "application/json"),
+        ],
+        Some(b"{oops"),
+    );
+    assert_eq!(not_json.status, 400);
+    let runs = call(&app, "GET", "/api/v1/runs", &key, None).json();
+    assert!(
+        runs["data"].as_array().unwrap().is_empty(),
+        "no run was started: {runs}"
+    );
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            "/api/v1/flows/nope/trigger",
+            &key,
+            Some(&json!({}))
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        app.request(
+            "POST",
+            &format!("/api/v1/flows/{flow_id}/trigger"),
+            &[],
+            Some(b"{}")
+        )
+        .status,
+        401
+    );
+}
+
+#[test]
+fn the_same_idempotency_key_answers_the_same_run_and_the_token_url_needs_no_header() {
+    // SPEC A-T3
+    let app = Launch::careflow().start();
+    let key = workspace(&app, "gamma");
+    let flow_id = publish(&app, &key, &care_flow("http://127.0.0.1:9"));
+    let flow = call(&app, "GET", &format!("/api/v1/flows/{flow_id}"), &key, None).json();
+    let token = flow["trigger_token"].as_str().unwrap().to_string();
+    let body = br#"{"order":{"id":"DH5","total":1},"so_dien_thoai":"0912345678"}"#;
+    let headers = [
+        ("authorization", format!("Bearer {key}")),
+        ("content-type", "application/json".into()),
+        ("idempotency-key", "evt-1".into()),
+    ];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let first = app
+        .request(
+            "POST",
+            &format!("/api/v1/flows/{flow_id}/trigger"),
+            &headers,
+            Some(body),
+        )
+        .json();
+    let again = app
+        .request(
+            "POST",
+            &format!("/api/v1/flows/{flow_id}/trigger"),
+            &headers,
+            Some(body),
+        )
+        .json();
+    assert_eq!(first["run_id"], again["run_id"]);
+    assert_eq!(again["replayed"], true);
+
+    // GET with the token and query parameters, no headers at all.
+    let a = app.get(&format!("/api/v1/flows/{flow_id}/trigger?token={token}&so_dien_thoai=0912345678&order=%7B%22id%22%3A%22Q1%22%2C%22total%22%3A3%7D"));
+    assert_eq!(a.status, 202, "{}", a.body);
+    let wrong = app.get(&format!(
+        "/api/v1/flows/{flow_id}/trigger?token=ft_wrong&so_dien_thoai=0912345678"
+    ));
+    assert_eq!(wrong.status, 401);
+    // A form post works too.
+    let form = app.request(
+        "PUT",
+        &format!("/api/v1/flows/{flow_id}/trigger?token={token}"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+        Some(b"so_dien_thoai=%2B84912345678&order=%7B%22id%22%3A%22F1%22%2C%22total%22%3A2%7D"),
+    );
+    assert_eq!(form.status, 202, "{}", form.body);
+    let runs = call(&app, "GET", "/api/v1/runs", &key, None).json();
+    assert_eq!(runs["data"].as_array().unwrap().len(), 3);
+
+    // Another workspace cannot see or trigger it.
+    let other = workspace(&app, "delta");
+    assert_eq!(
+        call(
+            &app,
+            "GET",
+            &format!("/api/v1/flows/{flow_id}"),
+            &other,
+            None
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            &format!("/api/v1/flows/{flow_id}/trigger"),
+            &other,
+            Some(&json!({}))
+        )
+        .status,
+        404
+    );
+    let run = first["run_id"].as_str().unwrap();
+    assert_eq!(
+        call(&app, "GET", &format!("/api/v1/runs/{run}"), &other, None).status,
+        404
+    );
+}
+
+#[test]
+fn a_flow_with_problems_saves_as_a_draft_but_does_not_publish() {
+    // SPEC A-V
+    let app = Launch::careflow().start();
+    let key = workspace(&app, "epsilon");
+    let mut flow = care_flow("http://127.0.0.1:9");
+    flow["nodes"][0]["settings"]["condition"]["all"][0]["field"] = json!("order.nope");
+    flow["nodes"][1]["settings"] = json!({"until": "2020-01-01T00:00:00Z"});
+    flow["nodes"][2]["settings"]["branches"][0]["percent"] = json!(10);
+    flow["nodes"][4]["settings"]["values"]["loi_chao"] = json!("Cảm ơn {{khach_hang.ten}}");
+    flow["nodes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "x", "type": "teleport"}));
+    let saved = call(&app, "POST", "/api/v1/flows", &key, Some(&flow));
+    assert_eq!(saved.status, 201);
+    let v = saved.json();
+    let errors: Vec<(String, String)> = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["severity"] == "error")
+        .map(|p| {
+            (
+                p["node_id"].as_str().unwrap_or("").to_string(),
+                p["field"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for node in ["big", "wait", "split", "thanks", "x"] {
+        assert!(
+            errors.iter().any(|(n, _)| n == node),
+            "no problem for {node}: {errors:?}"
+        );
+    }
+    let id = v["id"].as_str().unwrap();
+    let refused = call(
+        &app,
+        "POST",
+        &format!("/api/v1/flows/{id}/publish"),
+        &key,
+        None,
+    );
+    assert_eq!(refused.status, 422);
+    assert!(refused.json()["error"]["details"].as_array().unwrap().len() >= 5);
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            &format!("/api/v1/flows/{id}/trigger"),
+            &key,
+            Some(&json!({}))
+        )
+        .status,
+        409
+    );
+    let not_a_flow = call(
+        &app,
+        "POST",
+        "/api/v1/flows",
+        &key,
+        Some(&json!({"name": "x"})),
+    );
+    assert_eq!(not_a_flow.status, 422);
+    let simulated = call(
+        &app,
+        "POST",
+        &format!("/api/v1/flows/{id}/simulate"),
+        &key,
+        Some(&json!({"data": {"so_dien_thoai": "x"}})),
+    );
+    assert_eq!(simulated.status, 422, "{}", simulated.body);
+}
+
+#[test]
+fn simulate_shows_the_path_and_rendered_settings_without_side_effects() {
+    // SPEC A-V
+    let (sink, seen) = partner();
+    let app = Launch::careflow().start();
+    let key = workspace(&app, "zeta");
+    let created = call(&app, "POST", "/api/v1/flows", &key, Some(&care_flow(&sink))).json();
+    let id = created["id"].as_str().unwrap();
+    let body = json!({"data": {"order": {"id": "S1", "total": 3000000}, "so_dien_thoai": "0912345678"}, "draws": [0.5, 0.5, 0.9]});
+    let sim = call(
+        &app,
+        "POST",
+        &format!("/api/v1/flows/{id}/simulate"),
+        &key,
+        Some(&body),
+    )
+    .json();
+    let steps = sim["simulation"]["steps"].as_array().unwrap();
+    let path: Vec<(&str, &str)> = steps
+        .iter()
+        .map(|s| {
+            (
+                s["node_id"].as_str().unwrap(),
+                s["port"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        path,
+        [
+            ("big", "yes"),
+            ("wait", "next"),
+            ("split", "b"),
+            ("notify", "next"),
+            ("thanks", "next")
+        ]
+    );
+    assert_eq!(steps[3]["rendered"]["url"], format!("{sink}/orders/S1"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "a dry run calls no partner"
+    );
+    assert!(
+        call(&app, "GET", "/api/v1/runs", &key, None).json()["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_waiting_run_resumes_after_the_runner_is_killed_and_can_be_cancelled() {
+    // SPEC A-N2
+    let app = Launch::careflow().start();
+    let key = workspace(&app, "eta");
+    let mut flow = care_flow("http://127.0.0.1:9");
+    flow["nodes"][1]["settings"] = json!({"duration": {"amount": 3, "unit": "seconds"}});
+    flow["nodes"][3]["settings"] = json!({"action": "set_variables", "values": {"da_gui": "co"}});
+    let flow_id = publish(&app, &key, &flow);
+    let body = json!({"order": {"id": "K1", "total": 9000000}, "so_dien_thoai": "0912345678"});
+    let run = call(
+        &app,
+        "POST",
+        &format!("/api/v1/flows/{flow_id}/trigger"),
+        &key,
+        Some(&body),
+    )
+    .json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let second = call(
+        &app,
+        "POST",
+        &format!("/api/v1/flows/{flow_id}/trigger"),
+        &key,
+        Some(&body),
+    )
+    .json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cancelled = call(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{second}/cancel"),
+        &key,
+        None,
+    )
+    .json();
+    assert_eq!(cancelled["status"], "cancelled");
+    let launch = app.kill();
+    std::thread::sleep(Duration::from_secs(3));
+    let app = launch.start();
+    let done = wait_for_status(&app, &key, &run, "completed");
+    assert_eq!(done["variables"]["da_gui"], "co");
+    let steps: Vec<u64> = done["step_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step_no"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, [1, 2, 3, 4, 5], "each step exactly once");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        call(&app, "GET", &format!("/api/v1/runs/{second}"), &key, None).json()["status"],
+        "cancelled",
+        "a cancelled run never resumes"
+    );
+}
