@@ -279,7 +279,7 @@ mod tests {
             },
         };
         let claimed = runs::claim_due(&db, clock.ms, "c1", 10).unwrap();
-        assert_eq!(claimed, [started.run_id.clone()]);
+        assert_eq!(claimed, std::slice::from_ref(&started.run_id));
         let a = advance(&db, &mut clock, &mut exec, &started.run_id, "c1", 50, 1000).unwrap();
         assert_eq!((a.status.as_str(), a.steps_taken), ("waiting", 2));
         assert!(
@@ -292,7 +292,6 @@ mod tests {
         assert_eq!(claimed.len(), 1);
         let a = advance(&db, &mut clock, &mut exec, &started.run_id, "c2", 50, 1000).unwrap();
         assert_eq!(a.status, "completed");
-        drop(exec);
         assert_eq!(
             calls,
             [(
