@@ -265,7 +265,7 @@ fn check_names_the_file_and_key_of_a_broken_manifest() {
     let (ok, _, err) = careflow(&["check", "-f", manifest.to_str().unwrap()]);
     assert!(!ok);
     assert!(
-        err.contains("trigger.http[2].component") && err.contains("webz"),
+        err.contains("trigger.http[8].component") && err.contains("webz"),
         "{err}"
     );
 
