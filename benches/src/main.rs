@@ -13,9 +13,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+
+mod flows;
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Full};
 
 #[derive(Parser)]
 #[command(about = "careflow benchmarks")]
@@ -38,6 +40,11 @@ enum Cmd {
         #[arg(long)]
         spin: Option<PathBuf>,
     },
+    /// Flow runs end to end through the runner vs the same engine in-process.
+    Flows {
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
     /// Drive an already running server (for profiling it).
     Load {
         #[arg(long)]
@@ -59,6 +66,7 @@ enum Cmd {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Cmd::NativeHello { listen } => native_hello(listen),
+        Cmd::Flows { seconds } => flows::bench(Duration::from_secs(seconds)),
         Cmd::Load {
             addr,
             path,
@@ -116,24 +124,24 @@ fn native_hello(listen: SocketAddr) -> anyhow::Result<()> {
     })
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
 }
 
-fn root() -> PathBuf {
+pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("repo root")
         .to_path_buf()
 }
 
-struct Server {
-    name: String,
-    child: Child,
-    addr: SocketAddr,
+pub struct Server {
+    pub name: String,
+    pub child: Child,
+    pub addr: SocketAddr,
 }
 
 impl Drop for Server {
@@ -157,7 +165,7 @@ fn wait_listening(addr: SocketAddr, child: &mut Child) -> anyhow::Result<()> {
     bail!("server did not listen on {addr}")
 }
 
-fn start(name: &str, mut cmd: Command, addr: SocketAddr) -> anyhow::Result<Server> {
+pub fn start(name: &str, mut cmd: Command, addr: SocketAddr) -> anyhow::Result<Server> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -172,18 +180,18 @@ fn start(name: &str, mut cmd: Command, addr: SocketAddr) -> anyhow::Result<Serve
     })
 }
 
-fn sibling(bin: &str) -> PathBuf {
+pub fn sibling(bin: &str) -> PathBuf {
     std::env::current_exe()
         .expect("bench path")
         .with_file_name(bin)
 }
 
 /// One measured point.
-struct Point {
-    rps: f64,
-    p50: Duration,
-    p99: Duration,
-    errors: usize,
+pub struct Point {
+    pub rps: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub errors: usize,
 }
 
 /// Closed loop: each connection sends the next request as soon as the
@@ -191,6 +199,28 @@ struct Point {
 fn load(
     addr: SocketAddr,
     path: &str,
+    clients: usize,
+    warmup: Duration,
+    measure: Duration,
+) -> anyhow::Result<Point> {
+    let path = path.to_string();
+    let make: RequestMaker = std::sync::Arc::new(move || {
+        http::Request::builder()
+            .uri(path.as_str())
+            .header("host", "bench")
+            .body(Full::new(Bytes::new()))
+            .expect("static request")
+    });
+    load_with(addr, make, clients, warmup, measure)
+}
+
+/// Builds the next request of a load run.
+pub type RequestMaker = std::sync::Arc<dyn Fn() -> http::Request<Full<Bytes>> + Send + Sync>;
+
+/// Closed loop over requests made by `make`; non-2xx answers count as errors.
+pub fn load_with(
+    addr: SocketAddr,
+    make: RequestMaker,
     clients: usize,
     warmup: Duration,
     measure: Duration,
@@ -206,7 +236,7 @@ fn load(
         let end = measure_from + measure;
         let mut tasks = Vec::new();
         for _ in 0..clients {
-            let path = path.to_string();
+            let make = make.clone();
             tasks.push(tokio::spawn(async move {
                 let mut latencies: Vec<u32> = Vec::new();
                 let mut errors = 0usize;
@@ -221,10 +251,7 @@ fn load(
                     if sent >= end {
                         break;
                     }
-                    let req = http::Request::builder()
-                        .uri(path.as_str())
-                        .header("host", "bench")
-                        .body(Empty::<Bytes>::new())?;
+                    let req = make();
                     let ok = match sender.send_request(req).await {
                         Ok(res) => {
                             let status = res.status();
@@ -280,7 +307,7 @@ fn rss_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-fn ms(d: Duration) -> String {
+pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 

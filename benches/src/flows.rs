@@ -1,0 +1,289 @@
+//! `careflow-bench flows`: runs/s of a 5-node flow (API trigger → condition
+//! → action → random → action) end to end through the runner, next to the
+//! same engine and node library in-process with a native SQLite (the cost of
+//! components, in the same run); per-node hop cost from a 1-node flow.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use bytes::Bytes;
+use careflow_engine::advance::{InProcess, advance};
+use careflow_engine::{Clock, flows, runs};
+use careflow_store::{Db, NativeDb};
+use http_body_util::Full;
+use serde_json::{Value, json};
+
+use crate::{RequestMaker, free_port, load_with, ms, root, sibling, start};
+
+fn five_nodes() -> Value {
+    json!({
+        "name": "bench five",
+        "variables": [{"name": "order", "type": "object"}, {"name": "so_dien_thoai", "type": "phone"}],
+        "trigger": {"type": "api"},
+        "nodes": [
+            {"id": "c", "type": "condition", "settings": {"condition": {"field": "order.total", "op": "gt", "value": 10}}},
+            {"id": "a1", "type": "action", "settings": {"action": "set_variables", "values": {"chao": "Chào {{so_dien_thoai}}"}}},
+            {"id": "r", "type": "random", "settings": {"branches": [{"port": "x", "percent": 50}, {"port": "y", "percent": 50}]}},
+            {"id": "a2", "type": "action", "settings": {"action": "set_variables", "values": {"xong": "{{order.id}}"}}}
+        ],
+        "edges": [
+            {"from": "trigger", "to": "c"}, {"from": "c", "port": "yes", "to": "a1"}, {"from": "c", "port": "no", "to": "a1"},
+            {"from": "a1", "to": "r"}, {"from": "r", "port": "x", "to": "a2"}, {"from": "r", "port": "y", "to": "a2"}
+        ]
+    })
+}
+
+fn one_node() -> Value {
+    json!({
+        "name": "bench one",
+        "variables": [{"name": "order", "type": "object"}, {"name": "so_dien_thoai", "type": "phone"}],
+        "trigger": {"type": "api"},
+        "nodes": [{"id": "a2", "type": "action", "settings": {"action": "set_variables", "values": {"xong": "{{order.id}}"}}}],
+        "edges": [{"from": "trigger", "to": "a2"}]
+    })
+}
+
+const BODY: &str = r#"{"order":{"id":"DH1","total":500},"so_dien_thoai":"0912345678"}"#;
+
+struct BenchClock(u64);
+
+impl Clock for BenchClock {
+    fn now_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+    fn new_id(&mut self) -> String {
+        self.0 += 1;
+        format!("b{}", self.0)
+    }
+}
+
+/// Runs per second and mean latency of one flow, in-process.
+fn native(
+    flow: &Value,
+    measure: Duration,
+    dir: &std::path::Path,
+    name: &str,
+) -> anyhow::Result<(f64, Duration)> {
+    let conn = rusqlite::Connection::open(dir.join(format!("{name}.db")))?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
+    let db = NativeDb(conn);
+    careflow_store::migrate(&db)?;
+    db.execute(
+        "INSERT INTO workspaces (id, name, created_at) VALUES ('w', 'W', 'now')",
+        &[],
+    )?;
+    let mut clock = BenchClock(0);
+    let parsed = flows::parse_document(flow).map_err(|e| anyhow::anyhow!(e.message))?;
+    let created =
+        flows::create(&db, &mut clock, "w", &parsed).map_err(|e| anyhow::anyhow!(e.message))?;
+    flows::publish(&db, &mut clock, "w", &created.id).map_err(|e| anyhow::anyhow!(e.message))?;
+    let live =
+        flows::live(&db, Some("w"), &created.id, None).map_err(|e| anyhow::anyhow!(e.message))?;
+    let data = serde_json::from_str::<serde_json::Map<String, Value>>(BODY)?;
+    let data = careflow_flow::binding::bind(&live.flow.variables, &data)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let mut exec = InProcess {
+        perform: |_: &careflow_flow::nodes::Effect| Ok(serde_json::Map::new()),
+    };
+    let started = Instant::now();
+    let mut count = 0u64;
+    while started.elapsed() < measure {
+        let run = runs::start(&db, &mut clock, &live, "api", &data, None)
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        runs::claim(&db, &run.run_id, clock.now_ms(), "bench")
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        let done = advance(&db, &mut clock, &mut exec, &run.run_id, "bench", 50, 1000)
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        if done.status != "completed" {
+            bail!("native run ended {}", done.status);
+        }
+        count += 1;
+    }
+    let elapsed = started.elapsed();
+    Ok((
+        count as f64 / elapsed.as_secs_f64(),
+        elapsed / count.max(1) as u32,
+    ))
+}
+
+/// One blocking HTTP/1.1 request (setup only, not measured).
+fn http_once(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> anyhow::Result<(u16, Value)> {
+    let mut stream = TcpStream::connect(addr)?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nhost: bench\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text)?;
+    let status = text
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .context("no HTTP status")?;
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Ok((status, serde_json::from_str(&body).unwrap_or(Value::Null)))
+}
+
+/// Joins an HTTP/1.1 chunked body.
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn publish(addr: SocketAddr, key: &str, flow: &Value) -> anyhow::Result<String> {
+    let (status, created) = http_once(addr, "POST", "/api/v1/flows", key, &flow.to_string())?;
+    if status != 201 {
+        bail!("creating the bench flow: {status} {created}");
+    }
+    let id = created["id"].as_str().context("flow id")?.to_string();
+    let (status, published) = http_once(
+        addr,
+        "POST",
+        &format!("/api/v1/flows/{id}/publish"),
+        key,
+        "",
+    )?;
+    if status != 200 {
+        bail!("publishing the bench flow: {status} {published}");
+    }
+    Ok(id)
+}
+
+fn trigger_maker(flow_id: &str, key: &str) -> RequestMaker {
+    let path = format!("/api/v1/flows/{flow_id}/trigger");
+    let auth = format!("Bearer {key}");
+    Arc::new(move || {
+        http::Request::builder()
+            .method("POST")
+            .uri(path.as_str())
+            .header("host", "bench")
+            .header("authorization", auth.as_str())
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(BODY.as_bytes())))
+            .expect("static request")
+    })
+}
+
+pub fn bench(measure: Duration) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("careflow-flows-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (native5, native5_lat) = native(&five_nodes(), measure, &dir, "five")?;
+    let (native1, native1_lat) = native(&one_node(), measure, &dir, "one")?;
+
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
+    let mut cmd = Command::new(sibling("careflow"));
+    cmd.arg("up")
+        .arg("-f")
+        .arg(root().join("spin.toml"))
+        .arg("--listen")
+        .arg(addr.to_string())
+        .arg("--state-dir")
+        .arg(dir.join("app"))
+        .arg("--quiet");
+    cmd.env("SPIN_VARIABLE_ADMIN_TOKEN", "bench");
+    let app = start("careflow app", cmd, addr)?;
+    let (status, created) = http_once(
+        addr,
+        "POST",
+        "/api/v1/workspaces",
+        "bench",
+        r#"{"name":"Bench","owner_email":"b@b.vn","owner_name":"B"}"#,
+    )?;
+    if status != 201 {
+        bail!("creating the bench workspace: {status} {created}");
+    }
+    let key = created["api_key"]["key"]
+        .as_str()
+        .context("api key")?
+        .to_string();
+    let five = publish(addr, &key, &five_nodes())?;
+    let one = publish(addr, &key, &one_node())?;
+
+    println!("## Flow runs end to end: API trigger → condition → action → random → action\n");
+    println!("| where | clients | runs/s | p50 per run | p99 per run | errors |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| in-process engine, native SQLite | 1 | {native5:.0} | {} (mean) | | 0 |",
+        ms(native5_lat)
+    );
+    let mut runner5 = Vec::new();
+    for clients in [1, 16] {
+        let p = load_with(
+            addr,
+            trigger_maker(&five, &key),
+            clients,
+            Duration::from_secs(1),
+            measure,
+        )?;
+        println!(
+            "| careflow runner (HTTP trigger, engine and 4 node components) | {clients} | {:.0} | {} | {} | {} |",
+            p.rps,
+            ms(p.p50),
+            ms(p.p99),
+            p.errors
+        );
+        runner5.push(p);
+    }
+    let one_point = load_with(
+        addr,
+        trigger_maker(&one, &key),
+        1,
+        Duration::from_secs(1),
+        measure,
+    )?;
+    let (_, runs) = http_once(
+        addr,
+        "GET",
+        &format!("/api/v1/runs?flow_id={five}&status=completed&limit=500"),
+        &key,
+        "",
+    )?;
+    let listed = runs["data"].as_array().map_or(0, Vec::len);
+    println!(
+        "\nRatio, runner vs in-process at 1 client: {:.0} % (16 clients: {:.0} %).",
+        100.0 * runner5[0].rps / native5,
+        100.0 * runner5[1].rps / native5
+    );
+    let hop = (runner5[0].p50.as_secs_f64() - one_point.p50.as_secs_f64()) / 4.0;
+    let native_hop = (native5_lat.as_secs_f64() - native1_lat.as_secs_f64()) / 4.0;
+    println!(
+        "Per-node hop (5-node p50 − 1-node p50) / 4: runner {:.0} µs (1-node run p50 {}, p99 {}); in-process {:.0} µs (1-node mean {}, {native1:.0} runs/s).",
+        hop * 1e6,
+        ms(one_point.p50),
+        ms(one_point.p99),
+        native_hop * 1e6,
+        ms(native1_lat)
+    );
+    println!("(check: the last 500 completed 5-node runs are listed: {listed} found)");
+    drop(app);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
