@@ -287,3 +287,103 @@ pub fn bench(measure: Duration) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+fn delay_flow() -> Value {
+    json!({
+        "name": "bench delays",
+        "variables": [{"name": "due", "type": "date_time", "required": true}],
+        "trigger": {"type": "api"},
+        "nodes": [
+            {"id": "wait", "type": "delay", "settings": {"until": "{{due}}"}},
+            {"id": "done", "type": "action", "settings": {"action": "set_variables", "values": {"xong": "1"}}}
+        ],
+        "edges": [{"from": "trigger", "to": "wait"}, {"from": "wait", "to": "done"}]
+    })
+}
+
+/// Starts `count` runs whose delays fall due evenly over `window`, starting
+/// after all are created, then measures how late each resumed.
+pub fn delays(count: usize, window: Duration) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("careflow-delays-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
+    let mut cmd = Command::new(sibling("careflow"));
+    cmd.arg("up").arg("-f").arg(root().join("spin.toml")).arg("--listen").arg(addr.to_string()).arg("--state-dir").arg(dir.join("app")).arg("--quiet");
+    cmd.env("SPIN_VARIABLE_ADMIN_TOKEN", "bench");
+    let app = start("careflow app", cmd, addr)?;
+    let (_, created) = http_once(addr, "POST", "/api/v1/workspaces", "bench", r#"{"name":"Bench","owner_email":"b@b.vn","owner_name":"B"}"#)?;
+    let key = created["api_key"]["key"].as_str().context("api key")?.to_string();
+    let flow = publish(addr, &key, &delay_flow())?;
+
+    // Creation at ~300 runs/s: leave room before the first due time.
+    let lead = Duration::from_secs_f64(count as f64 / 250.0 + 5.0);
+    let first_due = chrono::Utc::now() + chrono::Duration::from_std(lead)?;
+    let step = window.as_secs_f64() / count as f64;
+    let created_at = Instant::now();
+    let path = format!("/api/v1/flows/{flow}/trigger");
+    let auth = format!("Bearer {key}");
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let (path, auth, next) = (path.clone(), auth.clone(), next.clone());
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if i >= count {
+                        return Ok(());
+                    }
+                    let due = first_due + chrono::Duration::milliseconds((i as f64 * step * 1000.0) as i64);
+                    let body = json!({ "due": due.to_rfc3339() }).to_string();
+                    let (status, answer) = http_once(addr, "POST", &path, auth.trim_start_matches("Bearer "), &body)?;
+                    if status != 202 {
+                        bail!("trigger answered {status}: {answer}");
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
+    }
+    let creation = created_at.elapsed();
+    if chrono::Utc::now() > first_due {
+        bail!("creating {count} runs took {creation:?}, past the first due time; lower --runs");
+    }
+    // Wait for the window to pass and the queue to drain.
+    let db = rusqlite::Connection::open(dir.join("app").join("sqlite_db.db"))?;
+    let deadline = Instant::now() + lead + window + Duration::from_secs(120);
+    loop {
+        let waiting: i64 = db.query_row("SELECT count(*) FROM waits", [], |r| r.get(0))?;
+        if waiting == 0 || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let mut stmt = db.prepare(
+        "SELECT json_extract(w.decision, '$.due_at'), d.started_at FROM run_steps w JOIN run_steps d ON d.run_id = w.run_id AND d.step_no = 2 WHERE w.step_no = 1",
+    )?;
+    let mut late: Vec<i64> = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .filter_map(Result::ok)
+        .filter_map(|(due, started)| {
+            let due = chrono::DateTime::parse_from_rfc3339(&due).ok()?;
+            let started = chrono::DateTime::parse_from_rfc3339(&started).ok()?;
+            Some((started - due).num_milliseconds())
+        })
+        .collect();
+    late.sort_unstable();
+    let pick = |q: f64| late.get(((late.len() as f64 * q) as usize).min(late.len().saturating_sub(1))).copied().unwrap_or(0);
+    println!("## Delay wake-up lateness\n");
+    println!(
+        "{count} runs waiting, due evenly over {}s (created in {:.1}s); resumed: {} of {count}. Lateness p50 {} ms, p99 {} ms, max {} ms.",
+        window.as_secs(),
+        creation.as_secs_f64(),
+        late.len(),
+        pick(0.5),
+        pick(0.99),
+        late.last().copied().unwrap_or(0)
+    );
+    drop(app);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

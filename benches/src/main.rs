@@ -45,6 +45,14 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
+    /// Delay wake-up lateness: many runs waiting, all due within a window.
+    Delays {
+        #[arg(long, default_value_t = 10_000)]
+        runs: usize,
+        /// Seconds over which the waits fall due.
+        #[arg(long, default_value_t = 60)]
+        window: u64,
+    },
     /// Drive an already running server (for profiling it).
     Load {
         #[arg(long)]
@@ -67,6 +75,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Cmd::NativeHello { listen } => native_hello(listen),
         Cmd::Flows { seconds } => flows::bench(Duration::from_secs(seconds)),
+        Cmd::Delays { runs, window } => flows::delays(runs, Duration::from_secs(window)),
         Cmd::Load {
             addr,
             path,
