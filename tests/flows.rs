@@ -555,3 +555,88 @@ fn a_waiting_run_resumes_after_the_runner_is_killed_and_can_be_cancelled() {
         "a cancelled run never resumes"
     );
 }
+
+#[test]
+fn a_plain_webhook_binds_known_objects_and_one_delivery_is_one_run() {
+    // SPEC A-T5
+    let app = Launch::careflow().start();
+    let key = workspace(&app, "theta");
+    let flow = json!({
+        "name": "Đơn từ website",
+        "trigger": {"type": "webhook"},
+        "nodes": [
+            {"id": "big", "type": "condition", "settings": {"condition": {"field": "order.total", "op": "gte", "value": 1000000}}},
+            {"id": "thanks", "type": "action", "settings": {"action": "set_variables", "values": {"loi_chao": "Cảm ơn {{customer.name}} ({{customer.phone}})"}}}
+        ],
+        "edges": [{"from": "trigger", "to": "big"}, {"from": "big", "port": "yes", "to": "thanks"}]
+    });
+    let flow_id = publish(&app, &key, &flow);
+    let token =
+        call(&app, "GET", &format!("/api/v1/flows/{flow_id}"), &key, None).json()["trigger_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let payload = br#"{"id": 5501, "order_number": 1001, "total_price": "1250000.00",
+        "line_items": [{"title": "Ao dai", "quantity": 1}],
+        "customer": {"first_name": "Lan", "last_name": "Nguyen", "phone": "0912 345 678"}}"#;
+    let headers = [
+        ("content-type", "application/json"),
+        ("x-shopify-webhook-id", "delivery-77"),
+    ];
+    let answers: Vec<Value> = (0..3)
+        .map(|_| {
+            app.request("POST", &format!("/hooks/{token}"), &headers, Some(payload))
+                .json()
+        })
+        .collect();
+    assert!(
+        answers.iter().all(|a| a["run_id"] == answers[0]["run_id"]),
+        "{answers:?}"
+    );
+    assert_eq!(answers[0]["bound"], json!(["customer", "order"]));
+    let run = answers[0]["run_id"].as_str().unwrap();
+    let done = wait_for_status(&app, &key, run, "completed");
+    assert_eq!(
+        done["variables"]["loi_chao"],
+        "Cảm ơn Lan Nguyen (84912345678)"
+    );
+    assert_eq!(
+        call(&app, "GET", "/api/v1/runs", &key, None).json()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    assert_eq!(
+        app.request(
+            "POST",
+            &format!("/hooks/{token}"),
+            &headers,
+            Some(b"{not json")
+        )
+        .status,
+        400
+    );
+    assert_eq!(
+        app.request("POST", "/hooks/ft_unknown", &headers, Some(b"{}"))
+            .status,
+        404
+    );
+    assert_eq!(
+        app.request("GET", &format!("/hooks/{token}"), &[], None)
+            .status,
+        405
+    );
+    let via_api = call(
+        &app,
+        "POST",
+        &format!("/api/v1/flows/{flow_id}/trigger"),
+        &key,
+        Some(&json!({})),
+    );
+    assert_eq!(
+        via_api.status, 409,
+        "a webhook flow is not started by the API trigger"
+    );
+}

@@ -308,11 +308,27 @@ pub fn delays(count: usize, window: Duration) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
     let mut cmd = Command::new(sibling("careflow"));
-    cmd.arg("up").arg("-f").arg(root().join("spin.toml")).arg("--listen").arg(addr.to_string()).arg("--state-dir").arg(dir.join("app")).arg("--quiet");
+    cmd.arg("up")
+        .arg("-f")
+        .arg(root().join("spin.toml"))
+        .arg("--listen")
+        .arg(addr.to_string())
+        .arg("--state-dir")
+        .arg(dir.join("app"))
+        .arg("--quiet");
     cmd.env("SPIN_VARIABLE_ADMIN_TOKEN", "bench");
     let app = start("careflow app", cmd, addr)?;
-    let (_, created) = http_once(addr, "POST", "/api/v1/workspaces", "bench", r#"{"name":"Bench","owner_email":"b@b.vn","owner_name":"B"}"#)?;
-    let key = created["api_key"]["key"].as_str().context("api key")?.to_string();
+    let (_, created) = http_once(
+        addr,
+        "POST",
+        "/api/v1/workspaces",
+        "bench",
+        r#"{"name":"Bench","owner_email":"b@b.vn","owner_name":"B"}"#,
+    )?;
+    let key = created["api_key"]["key"]
+        .as_str()
+        .context("api key")?
+        .to_string();
     let flow = publish(addr, &key, &delay_flow())?;
 
     // Creation at ~300 runs/s: leave room before the first due time.
@@ -332,9 +348,16 @@ pub fn delays(count: usize, window: Duration) -> anyhow::Result<()> {
                     if i >= count {
                         return Ok(());
                     }
-                    let due = first_due + chrono::Duration::milliseconds((i as f64 * step * 1000.0) as i64);
+                    let due = first_due
+                        + chrono::Duration::milliseconds((i as f64 * step * 1000.0) as i64);
                     let body = json!({ "due": due.to_rfc3339() }).to_string();
-                    let (status, answer) = http_once(addr, "POST", &path, auth.trim_start_matches("Bearer "), &body)?;
+                    let (status, answer) = http_once(
+                        addr,
+                        "POST",
+                        &path,
+                        auth.trim_start_matches("Bearer "),
+                        &body,
+                    )?;
                     if status != 202 {
                         bail!("trigger answered {status}: {answer}");
                     }
@@ -372,7 +395,11 @@ pub fn delays(count: usize, window: Duration) -> anyhow::Result<()> {
         })
         .collect();
     late.sort_unstable();
-    let pick = |q: f64| late.get(((late.len() as f64 * q) as usize).min(late.len().saturating_sub(1))).copied().unwrap_or(0);
+    let pick = |q: f64| {
+        late.get(((late.len() as f64 * q) as usize).min(late.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     println!("## Delay wake-up lateness\n");
     println!(
         "{count} runs waiting, due evenly over {}s (created in {:.1}s); resumed: {} of {count}. Lateness p50 {} ms, p99 {} ms, max {} ms.",

@@ -204,6 +204,32 @@ pub struct Live {
     pub flow: Flow,
 }
 
+/// The live flow behind a webhook URL (`/hooks/:token`).
+pub fn live_by_token(db: &impl Db, token: &str) -> Result<Live, ApiError> {
+    let rows = db.execute(
+        "SELECT id FROM flows WHERE trigger_token = ?",
+        &[token.into()],
+    )?;
+    let id = rows
+        .first()
+        .and_then(|r| r.text("id"))
+        .ok_or_else(|| ApiError::not_found("no flow has this webhook URL"))?;
+    live(db, None, &id, Some(token))
+}
+
+impl Live {
+    /// Refuses a trigger of another kind than the flow's own.
+    pub fn expect_trigger(&self, kind: careflow_flow::TriggerKind) -> Result<(), ApiError> {
+        if self.flow.trigger.kind != kind {
+            return Err(ApiError::conflict(format!(
+                "this flow starts from its {:?} trigger, not {kind:?}",
+                self.flow.trigger.kind
+            )));
+        }
+        Ok(())
+    }
+}
+
 pub fn live(
     db: &impl Db,
     workspace: Option<&str>,

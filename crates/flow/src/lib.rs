@@ -12,6 +12,7 @@ pub mod run;
 mod schema;
 pub mod simulate;
 mod validate;
+pub mod webhook;
 
 pub use careflow_condition::ValueType;
 pub use model::{Edge, Flow, Node, TRIGGER_NODE, Trigger, TriggerKind, VariableDecl};

@@ -102,6 +102,7 @@ fn trigger(req: &Request) -> Result<Response, ApiError> {
         None => None,
     };
     let live = flows::live(&db, workspace.as_deref(), &flow_id, token.as_deref())?;
+    live.expect_trigger(careflow_flow::TriggerKind::Api)?;
     let data =
         careflow_flow::binding::bind(&live.flow.variables, &input(req)?).map_err(|errors| {
             ApiError::validation(
