@@ -247,6 +247,7 @@ fn check_names_the_file_and_key_of_a_broken_manifest() {
     let dir = temp_dir("badmanifest");
     let manifest = dir.join("spin.toml");
     let good = std::fs::read_to_string(root().join("spin.toml")).unwrap();
+    let web_trigger = good[..good.find("component = \"web\"").unwrap()].matches("[[trigger.http]]").count() - 1;
     std::fs::write(
         &manifest,
         good.replace("key_value_stores", "key_value_storez"),
@@ -265,7 +266,7 @@ fn check_names_the_file_and_key_of_a_broken_manifest() {
     let (ok, _, err) = careflow(&["check", "-f", manifest.to_str().unwrap()]);
     assert!(!ok);
     assert!(
-        err.contains("trigger.http[8].component") && err.contains("webz"),
+        err.contains(&format!("trigger.http[{web_trigger}].component")) && err.contains("webz"),
         "{err}"
     );
 
