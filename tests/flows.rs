@@ -640,3 +640,115 @@ fn a_plain_webhook_binds_known_objects_and_one_delivery_is_one_run() {
         "a webhook flow is not started by the API trigger"
     );
 }
+
+#[test]
+fn a_hosted_form_starts_a_run_per_submission_with_field_errors_and_a_spam_guard() {
+    // SPEC A-T1
+    let app = Launch::careflow().start();
+    let key = workspace(&app, "iota");
+    let flow = json!({
+        "name": "Đăng ký tư vấn",
+        "variables": [
+            {"name": "ho_ten", "type": "text", "required": true},
+            {"name": "so_dien_thoai", "type": "phone", "required": true},
+            {"name": "goi", "type": "text"}
+        ],
+        "trigger": {"type": "form", "settings": {
+            "title": "Đăng ký tư vấn",
+            "fields": [
+                {"name": "ho_ten", "label": "Họ tên"},
+                {"name": "so_dien_thoai", "label": "Số điện thoại", "input": "phone"},
+                {"name": "goi", "label": "Gói", "input": "select", "options": ["Cơ bản", "Nâng cao"]}
+            ]
+        }},
+        "nodes": [{"id": "hi", "type": "action", "settings": {"action": "set_variables", "values": {"chao": "Chào {{ho_ten}}"}}}],
+        "edges": [{"from": "trigger", "to": "hi"}]
+    });
+    let flow_id = publish(&app, &key, &flow);
+    let token =
+        call(&app, "GET", &format!("/api/v1/flows/{flow_id}"), &key, None).json()["trigger_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let page = app.get(&format!("/forms/{token}"));
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(
+        page.body.contains("name=\"so_dien_thoai\"")
+            && page.body.contains("Nâng cao")
+            && page.body.contains("name=\"website\"")
+    );
+
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let ok = app.request(
+        "POST",
+        &format!("/forms/{token}"),
+        &form,
+        Some(
+            "ho_ten=Nguy%E1%BB%85n+Lan&so_dien_thoai=0912345678&goi=C%C6%A1+b%E1%BA%A3n".as_bytes(),
+        ),
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert!(ok.body.contains("Cảm ơn"));
+    let bad = app.request(
+        "POST",
+        &format!("/forms/{token}"),
+        &form,
+        Some(b"ho_ten=&so_dien_thoai=abc&goi=VIP"),
+    );
+    assert_eq!(bad.status, 422);
+    assert!(
+        bad.body.contains("role=\"alert\""),
+        "errors are shown beside the fields"
+    );
+    let json_bad = app.request(
+        "POST",
+        &format!("/forms/{token}"),
+        &[("content-type", "application/json")],
+        Some(br#"{"so_dien_thoai":"0912345678"}"#),
+    );
+    assert_eq!(json_bad.status, 422);
+    assert_eq!(json_bad.json()["error"]["details"][0]["field"], "ho_ten");
+    let spam = app.request(
+        "POST",
+        &format!("/forms/{token}"),
+        &form,
+        Some(b"ho_ten=Bot&so_dien_thoai=0912345678&website=http%3A%2F%2Fspam"),
+    );
+    assert_eq!(spam.status, 200, "a bot sees success");
+
+    let runs = call(&app, "GET", "/api/v1/runs", &key, None).json();
+    let runs = runs["data"].as_array().unwrap();
+    assert_eq!(
+        runs.len(),
+        1,
+        "only the valid human submission started a run"
+    );
+    let run = runs[0]["id"].as_str().unwrap();
+    let done = wait_for_status(&app, &key, run, "completed");
+    assert_eq!(done["variables"]["chao"], "Chào Nguyễn Lan");
+    assert_eq!(done["variables"]["so_dien_thoai"], "84912345678");
+
+    // Ten submissions a minute from one address; the next is 429.
+    let limited: Vec<u16> = (0..12)
+        .map(|_| {
+            app.request(
+                "POST",
+                &format!("/forms/{token}"),
+                &form,
+                Some(b"ho_ten=X&so_dien_thoai=abc"),
+            )
+            .status
+        })
+        .collect();
+    assert!(limited.contains(&429), "{limited:?}");
+    assert_eq!(
+        app.request("DELETE", &format!("/forms/{token}"), &[], None)
+            .status,
+        405
+    );
+    assert_eq!(app.get("/forms/ft_unknown").status, 404);
+}

@@ -247,7 +247,10 @@ fn check_names_the_file_and_key_of_a_broken_manifest() {
     let dir = temp_dir("badmanifest");
     let manifest = dir.join("spin.toml");
     let good = std::fs::read_to_string(root().join("spin.toml")).unwrap();
-    let web_trigger = good[..good.find("component = \"web\"").unwrap()].matches("[[trigger.http]]").count() - 1;
+    let web_trigger = good[..good.find("component = \"web\"").unwrap()]
+        .matches("[[trigger.http]]")
+        .count()
+        - 1;
     std::fs::write(
         &manifest,
         good.replace("key_value_stores", "key_value_storez"),

@@ -65,6 +65,9 @@ impl ApiError {
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(422, "validation_failed", message).with_field(field)
     }
+    pub fn too_many_requests(message: impl Into<String>) -> Self {
+        Self::new(429, "too_many_requests", message)
+    }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "internal", message)
     }

@@ -57,6 +57,9 @@ pub fn validate(flow: &Flow, now: DateTime<Utc>) -> Vec<Problem> {
         ));
     }
 
+    if flow.trigger.kind == crate::model::TriggerKind::Form {
+        problems.extend(crate::form::validate(flow));
+    }
     let types = VariableTypes::for_flow(flow);
     let ctx = ValidationContext { types: &types, now };
     let mut ports: HashMap<&str, Vec<String>> = HashMap::new();
