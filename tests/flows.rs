@@ -752,3 +752,161 @@ fn a_hosted_form_starts_a_run_per_submission_with_field_errors_and_a_spam_guard(
     );
     assert_eq!(app.get("/forms/ft_unknown").status, 404);
 }
+
+fn xlsx(rows: &[&[&str]]) -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (r, row) in rows.iter().enumerate() {
+        for (c, cell) in row.iter().enumerate() {
+            if cell.is_empty() {
+                continue;
+            }
+            match cell.parse::<f64>() {
+                Ok(n) if !cell.starts_with('0') => sheet.write(r as u32, c as u16, n).unwrap(),
+                _ => sheet.write(r as u32, c as u16, *cell).unwrap(),
+            };
+        }
+    }
+    book.save_to_buffer().unwrap()
+}
+
+#[test]
+fn an_excel_upload_starts_one_run_per_good_row_and_lists_row_errors() {
+    // SPEC A-T4
+    let app = Launch::careflow().start();
+    let key = workspace(&app, "kappa");
+    let auth = format!("Bearer {key}");
+    let file = xlsx(&[
+        &["Họ tên", "Số điện thoại", "Tổng tiền"],
+        &["Nguyễn Lan", "912345678", "1250000"],
+        &["", "", ""],
+        &["Trần An", "0987654321", "nhiều"],
+        &["Lê Bình", "0901234567", "300000"],
+    ]);
+    let xlsx_type = (
+        "content-type",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    );
+    // The sample file declares the variables.
+    let columns = app
+        .request(
+            "POST",
+            "/api/v1/flows/any/uploads/columns",
+            &[("authorization", &auth), xlsx_type],
+            Some(&file),
+        )
+        .json();
+    assert_eq!(columns["variables"][1]["name"], "so_dien_thoai");
+    assert_eq!(columns["variables"][1]["label"], "Số điện thoại");
+    let flow = json!({
+        "name": "Gọi lại khách từ file",
+        "variables": [
+            {"name": "ho_ten", "type": "text", "required": true, "label": "Họ tên"},
+            {"name": "so_dien_thoai", "type": "phone", "required": true, "label": "Số điện thoại"},
+            {"name": "tong_tien", "type": "number"}
+        ],
+        "trigger": {"type": "excel"},
+        "nodes": [{"id": "hi", "type": "action", "settings": {"action": "set_variables", "values": {"chao": "Chào {{ho_ten}}"}}}],
+        "edges": [{"from": "trigger", "to": "hi"}]
+    });
+    let flow_id = publish(&app, &key, &flow);
+    let job = app.request(
+        "POST",
+        &format!("/api/v1/flows/{flow_id}/uploads?file_name=khach.xlsx"),
+        &[("authorization", &auth), xlsx_type],
+        Some(&file),
+    );
+    assert_eq!(job.status, 202, "{}", job.body);
+    let job = job.json();
+    assert_eq!(
+        (job["rows_total"].as_i64(), job["rows_failed"].as_i64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(job["errors"][0]["row"], 4);
+    assert_eq!(job["errors"][0]["column"], "C");
+    assert_eq!(job["errors"][0]["field"], "tong_tien");
+    let id = job["id"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let progress = loop {
+        let p = call(
+            &app,
+            "GET",
+            &format!("/api/v1/flows/{flow_id}/uploads/{id}"),
+            &key,
+            None,
+        )
+        .json();
+        if p["status"] == "completed" || Instant::now() > deadline {
+            break p;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(
+        (
+            progress["status"].as_str(),
+            progress["rows_started"].as_i64()
+        ),
+        (Some("completed"), Some(2)),
+        "{progress}"
+    );
+    let runs = call(
+        &app,
+        "GET",
+        &format!("/api/v1/runs?flow_id={flow_id}"),
+        &key,
+        None,
+    )
+    .json();
+    let mut phones: Vec<String> = runs["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r["variables"]["so_dien_thoai"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    phones.sort();
+    assert_eq!(
+        phones,
+        ["84901234567", "84912345678"],
+        "Excel's lost leading zero is restored"
+    );
+
+    // Bad files answer 4xx and start nothing.
+    let post = |body: &[u8], ct: (&'static str, &'static str)| {
+        app.request(
+            "POST",
+            &format!("/api/v1/flows/{flow_id}/uploads"),
+            &[("authorization", &auth), ct],
+            Some(body),
+        )
+        .status
+    };
+    assert_eq!(
+        post(b"ho_ten,so_dien_thoai\nAn,0912", xlsx_type),
+        415,
+        "a CSV is not an xlsx"
+    );
+    assert_eq!(post(&xlsx(&[]), xlsx_type), 422, "empty sheet");
+    assert_eq!(
+        post(&xlsx(&[&["Số ĐT", "so dt"], &["1", "2"]]), xlsx_type),
+        422,
+        "duplicate headers"
+    );
+    assert_eq!(post(&file, ("content-type", "text/csv")), 415);
+    assert_eq!(
+        post(&xlsx(&[&["Cột lạ"], &["x"]]), xlsx_type),
+        422,
+        "no header matches a variable"
+    );
+    assert_eq!(
+        call(&app, "GET", "/api/v1/runs", &key, None).json()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}

@@ -21,6 +21,8 @@ const TICK_BATCH: i64 = 50;
 /// How long one tick keeps claiming (well under the request time limit;
 /// the next cron tick carries on).
 const TICK_BUDGET_MS: i64 = 20_000;
+/// Upload rows one tick turns into runs.
+const UPLOAD_ROWS_PER_TICK: i64 = 5_000;
 
 struct HostClock;
 
@@ -98,6 +100,9 @@ fn route(req: &Request) -> Result<Response, ApiError> {
         }
         ["tick"] => {
             let started = clock.now_ms();
+            // Rows of Excel uploads become runs here, a chunk at a time.
+            let from_uploads =
+                careflow_engine::uploads::drain(&db, &mut clock, UPLOAD_ROWS_PER_TICK, 500)?;
             let (mut advanced, mut failed) = (0, 0);
             while clock.now_ms() - started < TICK_BUDGET_MS {
                 let claimed = runs::claim_due(&db, clock.now_ms(), &claim_id, TICK_BATCH)?;
@@ -124,7 +129,7 @@ fn route(req: &Request) -> Result<Response, ApiError> {
                     }
                 }
             }
-            let body = serde_json::json!({ "advanced": advanced, "failed": failed });
+            let body = serde_json::json!({ "advanced": advanced, "failed": failed, "started_from_uploads": from_uploads });
             Ok(json_response(200, body.to_string()))
         }
         _ => Err(ApiError::not_found(format!("no endpoint {}", req.path()))),

@@ -14,6 +14,7 @@ pub mod advance;
 pub mod flows;
 pub mod node_service;
 pub mod runs;
+pub mod uploads;
 
 /// Time and ids, injected so tests control them.
 pub trait Clock {

@@ -170,6 +170,10 @@ pub fn normalize_phone(raw: &str) -> Option<String> {
         rest.to_string()
     } else if trimmed.starts_with('+') {
         return (8..=15).contains(&digits.len()).then_some(digits);
+    } else if digits.len() == 9 && digits.starts_with(['3', '5', '7', '8', '9']) {
+        // A mobile number whose leading 0 was lost (typed as a number in
+        // Excel: 0912345678 → 912345678).
+        digits.clone()
     } else {
         return None;
     };
@@ -238,6 +242,11 @@ mod tests {
         assert_eq!(
             normalize_phone("84912345678").as_deref(),
             Some("84912345678")
+        );
+        assert_eq!(
+            normalize_phone("912345678").as_deref(),
+            Some("84912345678"),
+            "Excel drops the leading 0"
         );
         assert_eq!(normalize_phone("12345"), None);
         assert_eq!(normalize_phone("09123abc45"), None);

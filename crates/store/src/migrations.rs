@@ -121,6 +121,33 @@ pub const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX waits_due ON waits (due_at)",
         ],
     },
+    Migration {
+        version: 3,
+        name: "excel uploads",
+        statements: &[
+            "CREATE TABLE uploads (
+                id TEXT PRIMARY KEY,
+                workspace_id TEXT NOT NULL,
+                flow_id TEXT NOT NULL REFERENCES flows(id),
+                file_name TEXT NOT NULL,
+                status TEXT NOT NULL,
+                rows_total INTEGER NOT NULL,
+                rows_started INTEGER NOT NULL DEFAULT 0,
+                rows_failed INTEGER NOT NULL,
+                errors TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )",
+            "CREATE INDEX uploads_by_flow ON uploads (workspace_id, flow_id, created_at)",
+            "CREATE TABLE upload_rows (
+                upload_id TEXT NOT NULL REFERENCES uploads(id),
+                workspace_id TEXT NOT NULL,
+                row_no INTEGER NOT NULL,
+                data TEXT NOT NULL,
+                PRIMARY KEY (upload_id, row_no)
+            )",
+        ],
+    },
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
