@@ -234,7 +234,7 @@ mod tests {
             s.write(1, 0, "Nguyễn Lan").unwrap();
             s.write(1, 1, 912345678).unwrap();
             s.write(1, 2, 1250000.5).unwrap();
-            s.write_with_format(1, 3, &ExcelDateTime::from_ymd(2026, 12, 1).unwrap(), &date)
+            s.write_with_format(1, 3, ExcelDateTime::from_ymd(2026, 12, 1).unwrap(), &date)
                 .unwrap();
             s.write(3, 0, "Trần An").unwrap();
             s.write(3, 1, "0987654321").unwrap();
