@@ -10,6 +10,9 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 use crate::app::{App, LoadedComponent};
 use crate::server::{RouteInfo, invoke_http};
 
+/// What a chained component sees as `spin-client-addr` (Spin's value).
+const CHAINED_CLIENT: std::net::SocketAddr = std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+
 /// The suffix of service-chaining hosts.
 const INTERNAL_SUFFIX: &str = ".spin.internal";
 
@@ -41,8 +44,10 @@ enum Destination {
     Network,
 }
 
+/// Spin's self requests are relative URLs (`/api/…`, no host), allowed by
+/// `http://self`; a host literally named `self` is an ordinary host.
 fn destination(host: &str) -> Destination {
-    if host == "self" {
+    if host.is_empty() {
         Destination::SelfApp
     } else if let Some(id) = host.strip_suffix(INTERNAL_SUFFIX) {
         Destination::Component(id.to_string())
@@ -65,18 +70,20 @@ impl WasiHttpHooks for OutboundHooks {
             let scheme = uri.scheme_str().unwrap_or("http").to_string();
             let host = uri.host().unwrap_or_default().to_ascii_lowercase();
             let port = uri.port_u16().unwrap_or_else(|| default_port(&scheme));
-            if !component
-                .outbound
-                .iter()
-                .any(|rule| rule.allows(&scheme, &host, port))
-            {
+            let target = destination(&host);
+            let allowed = match target {
+                Destination::SelfApp => component.outbound.iter().any(|rule| rule.is_self()),
+                _ => component.outbound.iter().any(|rule| !rule.is_self() && rule.allows(&scheme, &host, port)),
+            };
+            if !allowed {
+                let shown = if host.is_empty() { "self (a relative URL)".to_string() } else { format!("{scheme}://{host}:{port}") };
                 component.stderr_line(&format!(
-                    "outbound request to {scheme}://{host}:{port} denied: add it to allowed_outbound_hosts of [component.{}] in spin.toml",
+                    "outbound request to {shown} denied: add it to allowed_outbound_hosts of [component.{}] in spin.toml",
                     component.id
                 ));
                 return Err(Error::HttpRequestDenied);
             }
-            let target = match destination(&host) {
+            let target = match target {
                 Destination::Network => {
                     use http_body_util::BodyExt;
                     let (res, io) =
@@ -111,7 +118,7 @@ impl WasiHttpHooks for OutboundHooks {
                 .get(&id)
                 .cloned()
                 .ok_or(Error::DestinationNotFound)?;
-            let response = invoke_http(&app, &callee, request, route, None)
+            let response = invoke_http(&app, &callee, request, route, Some(CHAINED_CLIENT))
                 .await
                 .map_err(|e| Error::InternalError(Some(format!("{e:#}"))))?;
             Ok((
@@ -131,7 +138,8 @@ mod tests {
         assert!(
             matches!(destination("admin.spin.internal"), Destination::Component(id) if id == "admin")
         );
-        assert!(matches!(destination("self"), Destination::SelfApp));
+        assert!(matches!(destination(""), Destination::SelfApp));
+        assert!(matches!(destination("self"), Destination::Network));
         assert!(matches!(destination("example.com"), Destination::Network));
     }
 }
