@@ -60,7 +60,11 @@ fn private_route_is_404_from_outside_but_reachable_by_chaining() {
     // through the public routes; a host literally named `self` is not the
     // app (Spin 3.6.3 denies it too).
     let v = app.get("/probe/outbound?url=%2Fhello%2Fx").json();
-    assert_eq!((v["status"].as_u64(), v["body"].as_str()), (Some(200), Some("hello")), "{v}");
+    assert_eq!(
+        (v["status"].as_u64(), v["body"].as_str()),
+        (Some(200), Some("hello")),
+        "{v}"
+    );
     let literal = app.get("/probe/outbound?url=http%3A%2F%2Fself%2Fhello");
     assert_eq!(literal.status, 502);
 }

@@ -108,6 +108,9 @@ pub fn advance(
             runs::release(db, run_id, claim_id, clock.now_ms())?;
             return done(false);
         }
+        if !runs::renew(db, run_id, claim_id, clock.now_ms())? {
+            return done(true);
+        }
         let step_no = stored.state.steps + 1;
         let node_id = stored.state.at.clone().unwrap_or_default();
         let started_ms = clock.now_ms();

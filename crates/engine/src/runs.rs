@@ -11,8 +11,10 @@ use serde_json::{Map, Value};
 use crate::Clock;
 use crate::flows::Live;
 
-/// How long a claim holds a run before another engine may take it.
-pub const LEASE_MS: i64 = 60_000;
+/// How long a claim holds a run before another engine may take it. The
+/// engine renews it before every step, so it only has to outlast one step;
+/// after a crash, the run is taken up again within this time.
+pub const LEASE_MS: i64 = 30_000;
 
 /// A started (or, for a retried request, the existing) run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -94,6 +96,19 @@ pub fn claim(db: &impl Db, run_id: &str, now_ms: i64, claim_id: &str) -> Result<
     let rows = db.execute(
         "UPDATE waits SET claim_id = ?, lease_until = ? WHERE run_id = ? AND due_at <= ? AND (lease_until IS NULL OR lease_until < ? OR claim_id = ?) RETURNING run_id",
         &[claim_id.into(), SqlValue::Integer(now_ms + LEASE_MS), run_id.into(), SqlValue::Integer(now_ms), SqlValue::Integer(now_ms), claim_id.into()],
+    )?;
+    Ok(rows.first().is_some())
+}
+
+/// Extends a held claim before a step; `false` if another engine took it.
+pub fn renew(db: &impl Db, run_id: &str, claim_id: &str, now_ms: i64) -> Result<bool, ApiError> {
+    let rows = db.execute(
+        "UPDATE waits SET lease_until = ? WHERE run_id = ? AND claim_id = ? RETURNING run_id",
+        &[
+            SqlValue::Integer(now_ms + LEASE_MS),
+            run_id.into(),
+            claim_id.into(),
+        ],
     )?;
     Ok(rows.first().is_some())
 }

@@ -11,7 +11,8 @@ use crate::app::{App, LoadedComponent};
 use crate::server::{RouteInfo, invoke_http};
 
 /// What a chained component sees as `spin-client-addr` (Spin's value).
-const CHAINED_CLIENT: std::net::SocketAddr = std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+const CHAINED_CLIENT: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
 
 /// The suffix of service-chaining hosts.
 const INTERNAL_SUFFIX: &str = ".spin.internal";
@@ -73,10 +74,17 @@ impl WasiHttpHooks for OutboundHooks {
             let target = destination(&host);
             let allowed = match target {
                 Destination::SelfApp => component.outbound.iter().any(|rule| rule.is_self()),
-                _ => component.outbound.iter().any(|rule| !rule.is_self() && rule.allows(&scheme, &host, port)),
+                _ => component
+                    .outbound
+                    .iter()
+                    .any(|rule| !rule.is_self() && rule.allows(&scheme, &host, port)),
             };
             if !allowed {
-                let shown = if host.is_empty() { "self (a relative URL)".to_string() } else { format!("{scheme}://{host}:{port}") };
+                let shown = if host.is_empty() {
+                    "self (a relative URL)".to_string()
+                } else {
+                    format!("{scheme}://{host}:{port}")
+                };
                 component.stderr_line(&format!(
                     "outbound request to {shown} denied: add it to allowed_outbound_hosts of [component.{}] in spin.toml",
                     component.id
