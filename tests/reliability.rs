@@ -114,7 +114,7 @@ fn runs_finish_exactly_once_through_repeated_sigkills() {
     let mut run_ids = Vec::new();
     for i in 0..RUNS {
         let due = base + (i as u64 % 8);
-        let hen = format!("{}", chrono_free_rfc3339(due));
+        let hen = chrono_free_rfc3339(due);
         let started = post(
             &app,
             &format!("/api/v1/flows/{flow_id}/trigger"),
