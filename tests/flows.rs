@@ -910,3 +910,99 @@ fn an_excel_upload_starts_one_run_per_good_row_and_lists_row_errors() {
         2
     );
 }
+
+#[test]
+fn signed_zalo_events_start_the_listening_flows_once() {
+    // SPEC A-T5
+    use sha2::{Digest, Sha256};
+    let app = Launch::careflow().start();
+    let key = workspace(&app, "lambda");
+    let connect = json!({"kind": "zalo", "account_id": "388613280878808645", "app_id": "3608465249", "secret": "oa-secret-key"});
+    let connected = call(&app, "POST", "/api/v1/partners", &key, Some(&connect));
+    assert_eq!(connected.status, 201, "{}", connected.body);
+    assert!(
+        connected.json().get("secret").is_none(),
+        "the secret is never shown again"
+    );
+    assert_eq!(
+        call(&app, "POST", "/api/v1/partners", &key, Some(&connect)).status,
+        409
+    );
+    let flow = json!({
+        "name": "Trả lời Zalo",
+        "trigger": {"type": "partner", "settings": {"partner": "zalo", "events": ["user_send_text"]}},
+        "nodes": [{"id": "note", "type": "action", "settings": {"action": "set_variables", "values": {"hoi": "{{zalo.text}} từ {{zalo.user_id}}"}}}],
+        "edges": [{"from": "trigger", "to": "note"}]
+    });
+    let flow_id = publish(&app, &key, &flow);
+    let mut bad = flow.clone();
+    bad["trigger"]["settings"]["events"] = json!(["user_dance"]);
+    let saved = call(&app, "POST", "/api/v1/flows", &key, Some(&bad)).json();
+    assert!(
+        saved["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["field"] == "trigger.settings.events[0]")
+    );
+
+    let raw = r#"{"app_id":"3608465249","sender":{"id":"2468458835"},"recipient":{"id":"388613280878808645"},"event_name":"user_send_text","message":{"text":"Cho tôi đặt lịch","msg_id":"m1"},"timestamp":"1732500000000"}"#;
+    let mut hasher = Sha256::new();
+    hasher.update(b"3608465249");
+    hasher.update(raw.as_bytes());
+    hasher.update(b"1732500000000");
+    hasher.update(b"oa-secret-key");
+    let mac = format!("mac={}", hex::encode(hasher.finalize()));
+    let deliver = |signature: &str, body: &str| {
+        app.request(
+            "POST",
+            "/partners/zalo/events",
+            &[
+                ("content-type", "application/json"),
+                ("x-zevent-signature", signature),
+            ],
+            Some(body.as_bytes()),
+        )
+    };
+    let first = deliver(&mac, raw);
+    assert_eq!(first.status, 200, "{}", first.body);
+    let again = deliver(&mac, raw).json();
+    assert_eq!(
+        again["runs"][0]["replayed"], true,
+        "Zalo's retry starts nothing new"
+    );
+    let run = first.json()["runs"][0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let done = wait_for_status(&app, &key, &run, "completed");
+    assert_eq!(done["variables"]["hoi"], "Cho tôi đặt lịch từ 2468458835");
+    assert_eq!(done["trigger_kind"], "partner");
+    assert!(done["flow_id"] == flow_id.as_str());
+
+    let forged = raw.replace("đặt lịch", "hủy đơn");
+    assert_eq!(
+        deliver(&mac, &forged).status,
+        401,
+        "a tampered event fails the signature"
+    );
+    assert_eq!(deliver("mac=00", raw).status, 401);
+    let stranger = raw.replace("388613280878808645", "999");
+    assert_eq!(
+        deliver(&mac, &stranger).status,
+        404,
+        "no workspace connected that OA"
+    );
+    assert_eq!(
+        app.request("POST", "/partners/tiki/events", &[], Some(b"{}"))
+            .status,
+        404
+    );
+    assert_eq!(
+        call(&app, "GET", "/api/v1/runs", &key, None).json()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -143,7 +143,7 @@ fn route(req: &Request) -> Result<Response, ApiError> {
                 careflow_auth::revoke_api_key(&db, &ctx, workspace, id)?,
             )
         }
-        (_, ["flows", ..] | ["runs", ..] | ["node-types"]) => {
+        (_, ["flows", ..] | ["runs", ..] | ["node-types"] | ["partners"]) => {
             flows_and_runs(&db, req, &principal, method, &path)
         }
         (
@@ -183,6 +183,18 @@ fn flows_and_runs(
         flows::parse_document(&value)
     };
     match (method, path) {
+        (Method::Get, ["partners"]) => ok(
+            200,
+            serde_json::json!({ "data": careflow_engine::partners::list(db, workspace)? }),
+        ),
+        (Method::Post, ["partners"]) => {
+            let workspace = principal.require_manager()?;
+            let input = parse_json(header(req, "content-type"), req.body())?;
+            ok(
+                201,
+                careflow_engine::partners::connect(db, &mut clock, workspace, input)?,
+            )
+        }
         (Method::Get, ["node-types"]) => {
             let described: Vec<_> = careflow_flow::nodes::registry()
                 .iter()

@@ -13,6 +13,7 @@
 pub mod advance;
 pub mod flows;
 pub mod node_service;
+pub mod partners;
 pub mod runs;
 pub mod uploads;
 

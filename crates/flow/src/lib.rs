@@ -8,6 +8,7 @@ pub mod binding;
 pub mod form;
 mod model;
 pub mod nodes;
+pub mod partner;
 mod problem;
 pub mod run;
 mod schema;

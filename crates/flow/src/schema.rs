@@ -141,6 +141,16 @@ impl VariableTypes {
                     .or_insert(ValueType::Object);
             }
         }
+        if flow.trigger.kind == TriggerKind::Partner {
+            // Partner events carry their own attributes (`{{zalo.text}}`)
+            // and the raw event (`{{event.payload…}}`).
+            variables
+                .entry("zalo".to_string())
+                .or_insert(ValueType::Object);
+            variables
+                .entry("event".to_string())
+                .or_insert(ValueType::Object);
+        }
         Self { variables }
     }
 

@@ -60,6 +60,9 @@ pub fn validate(flow: &Flow, now: DateTime<Utc>) -> Vec<Problem> {
     if flow.trigger.kind == crate::model::TriggerKind::Form {
         problems.extend(crate::form::validate(flow));
     }
+    if flow.trigger.kind == crate::model::TriggerKind::Partner {
+        problems.extend(partner_settings(flow));
+    }
     let types = VariableTypes::for_flow(flow);
     let ctx = ValidationContext { types: &types, now };
     let mut ports: HashMap<&str, Vec<String>> = HashMap::new();
@@ -170,6 +173,52 @@ pub fn validate(flow: &Flow, now: DateTime<Utc>) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// A partner trigger names a partner careflow knows and some of its events.
+fn partner_settings(flow: &Flow) -> Vec<Problem> {
+    let settings = &flow.trigger.settings;
+    let Some(kind) = settings
+        .get("partner")
+        .and_then(|p| p.as_str())
+        .and_then(crate::partner::PartnerKind::parse)
+    else {
+        return vec![Problem::flow(
+            "trigger.settings.partner",
+            "name the partner: \"zalo\" or \"haravan\"",
+        )];
+    };
+    let Some(events) = settings
+        .get("events")
+        .and_then(|e| e.as_array())
+        .filter(|e| !e.is_empty())
+    else {
+        return vec![Problem::flow(
+            "trigger.settings.events",
+            "list the events that start the flow",
+        )];
+    };
+    events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| {
+            !kind
+                .events()
+                .iter()
+                .any(|(name, _)| Some(*name) == e.as_str())
+        })
+        .map(|(i, e)| {
+            let known: Vec<&str> = kind.events().iter().map(|(n, _)| *n).collect();
+            Problem::flow(
+                format!("trigger.settings.events[{i}]"),
+                format!(
+                    "{e} is not a {} event ({})",
+                    kind.as_str(),
+                    known.join(", ")
+                ),
+            )
+        })
+        .collect()
 }
 
 fn node_kind_known(flow: &Flow, id: &str) -> bool {

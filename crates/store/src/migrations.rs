@@ -148,6 +148,20 @@ pub const MIGRATIONS: &[Migration] = &[
             )",
         ],
     },
+    Migration {
+        version: 4,
+        name: "connected partners",
+        statements: &["CREATE TABLE partner_connections (
+                id TEXT PRIMARY KEY,
+                workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+                kind TEXT NOT NULL,
+                account_id TEXT NOT NULL,
+                app_id TEXT NOT NULL,
+                secret TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                UNIQUE (kind, account_id)
+            )"],
+    },
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
