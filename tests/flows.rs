@@ -1006,3 +1006,158 @@ fn signed_zalo_events_start_the_listening_flows_once() {
         1
     );
 }
+
+#[test]
+fn a_condition_trigger_fires_once_per_transition_and_extended_events_fire_on_the_event() {
+    // SPEC A-T2
+    let app = Launch::careflow().start();
+    let key = workspace(&app, "mu");
+    let vip = json!({
+        "name": "Chăm sóc VIP",
+        "trigger": {"type": "condition", "settings": {"object": "customer", "condition": {"field": "customer.tags", "op": "has_tag", "value": "VIPCustomer"}}},
+        "nodes": [{"id": "hi", "type": "action", "settings": {"action": "set_variables", "values": {"chao": "Chào VIP {{customer.name}}"}}}],
+        "edges": [{"from": "trigger", "to": "hi"}]
+    });
+    let vip_flow = publish(&app, &key, &vip);
+    let rated = json!({
+        "name": "Cảm ơn đánh giá",
+        "trigger": {"type": "condition", "settings": {"object": "customer", "event": "zns.rated", "condition": {"field": "customer.tags", "op": "has_tag", "value": "VIPCustomer"}}},
+        "nodes": [{"id": "thanks", "type": "action", "settings": {"action": "set_variables", "values": {"sao": "{{event.data.stars}}"}}}],
+        "edges": [{"from": "trigger", "to": "thanks"}]
+    });
+    let rated_flow = publish(&app, &key, &rated);
+    let runs_of = |flow: &str| -> Vec<Value> {
+        std::thread::sleep(Duration::from_millis(1500));
+        call(
+            &app,
+            "GET",
+            &format!("/api/v1/runs?flow_id={flow}"),
+            &key,
+            None,
+        )
+        .json()["data"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+
+    let created = call(
+        &app,
+        "POST",
+        "/api/v1/customers",
+        &key,
+        Some(&json!({"name": "Lan", "phone": "0912345678", "tags": []})),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let customer = created.json();
+    assert_eq!(customer["phone"], "84912345678");
+    let id = customer["id"].as_str().unwrap().to_string();
+    assert!(runs_of(&vip_flow).is_empty(), "not VIP yet");
+
+    let became = call(
+        &app,
+        "PATCH",
+        &format!("/api/v1/customers/{id}"),
+        &key,
+        Some(&json!({"tags": ["VIPCustomer"]})),
+    );
+    assert_eq!(became.status, 200, "{}", became.body);
+    call(
+        &app,
+        "PATCH",
+        &format!("/api/v1/customers/{id}"),
+        &key,
+        Some(&json!({"attributes": {"hang": "vang"}})),
+    );
+    let vip_runs = runs_of(&vip_flow);
+    assert_eq!(
+        vip_runs.len(),
+        1,
+        "one run for the transition, none for the later update: {vip_runs:?}"
+    );
+    let run = vip_runs[0]["id"].as_str().unwrap();
+    assert_eq!(
+        wait_for_status(&app, &key, run, "completed")["variables"]["chao"],
+        "Chào VIP Lan"
+    );
+    assert!(
+        runs_of(&rated_flow).is_empty(),
+        "an update does not fire the extended condition"
+    );
+
+    let event = call(
+        &app,
+        "POST",
+        &format!("/api/v1/customers/{id}/events"),
+        &key,
+        Some(&json!({"event": "zns.rated", "data": {"stars": 5}})),
+    );
+    assert_eq!(event.status, 202, "{}", event.body);
+    let rated_runs = runs_of(&rated_flow);
+    assert_eq!(rated_runs.len(), 1);
+    let done = wait_for_status(
+        &app,
+        &key,
+        rated_runs[0]["id"].as_str().unwrap(),
+        "completed",
+    );
+    assert_eq!(done["variables"]["sao"], "5");
+
+    // Bad input and tenancy.
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            "/api/v1/customers",
+            &key,
+            Some(&json!({"phone": "abc"}))
+        )
+        .json()["error"]["field"],
+        "phone"
+    );
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            "/api/v1/customers",
+            &key,
+            Some(&json!({"name": "Trùng", "phone": "+84912345678"}))
+        )
+        .status,
+        409
+    );
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            "/api/v1/tickets",
+            &key,
+            Some(&json!({"note": "no title"}))
+        )
+        .status,
+        422
+    );
+    let other = workspace(&app, "nu");
+    assert_eq!(
+        call(
+            &app,
+            "GET",
+            &format!("/api/v1/customers/{id}"),
+            &other,
+            None
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        call(
+            &app,
+            "PATCH",
+            &format!("/api/v1/customers/{id}"),
+            &other,
+            Some(&json!({"tags": []}))
+        )
+        .status,
+        404
+    );
+}

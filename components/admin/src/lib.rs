@@ -143,9 +143,18 @@ fn route(req: &Request) -> Result<Response, ApiError> {
                 careflow_auth::revoke_api_key(&db, &ctx, workspace, id)?,
             )
         }
-        (_, ["flows", ..] | ["runs", ..] | ["node-types"] | ["partners"]) => {
-            flows_and_runs(&db, req, &principal, method, &path)
-        }
+        (
+            _,
+            ["flows", ..]
+            | ["runs", ..]
+            | ["node-types"]
+            | ["partners"]
+            | ["customers", ..]
+            | ["tickets", ..]
+            | ["calls", ..]
+            | ["analysed-calls", ..]
+            | ["conversations", ..],
+        ) => flows_and_runs(&db, req, &principal, method, &path),
         (
             _,
             ["workspaces"]
@@ -183,6 +192,14 @@ fn flows_and_runs(
         flows::parse_document(&value)
     };
     match (method, path) {
+        (method, [collection, rest @ ..]) if object_kind(collection).is_some() => objects(
+            db,
+            req,
+            principal,
+            method,
+            object_kind(collection).unwrap_or_default(),
+            rest,
+        ),
         (Method::Get, ["partners"]) => ok(
             200,
             serde_json::json!({ "data": careflow_engine::partners::list(db, workspace)? }),
@@ -302,6 +319,70 @@ fn flows_and_runs(
             req.path()
         ))),
     }
+}
+
+/// The object type behind a collection path.
+fn object_kind(collection: &str) -> Option<&'static str> {
+    Some(match collection {
+        "customers" => "customer",
+        "tickets" => "ticket",
+        "calls" => "call",
+        "analysed-calls" => "analysed_call",
+        "conversations" => "conversation",
+        _ => return None,
+    })
+}
+
+/// The minimal CRM (A-T2): every write is recorded as a change, and the
+/// condition trigger is asked to evaluate it at once.
+fn objects(
+    db: &SpinDb,
+    req: &Request,
+    principal: &Principal,
+    method: &Method,
+    kind: &str,
+    rest: &[&str],
+) -> Result<Response, ApiError> {
+    use careflow_engine::crm;
+    let (workspace, _) = principal.workspace()?;
+    let mut clock = HostContext;
+    let body = || parse_json::<serde_json::Value>(header(req, "content-type"), req.body());
+    let response = match (method, rest) {
+        (Method::Get, []) => {
+            return ok(
+                200,
+                serde_json::json!({ "data": crm::list(db, workspace, kind, 100)? }),
+            );
+        }
+        (Method::Get, [id]) => return ok(200, crm::get(db, workspace, kind, id)?),
+        (Method::Post, []) => ok(201, crm::create(db, &mut clock, workspace, kind, body()?)?),
+        (Method::Patch, [id]) => ok(
+            200,
+            crm::update(db, &mut clock, workspace, kind, id, body()?)?,
+        ),
+        (Method::Post, [id, "events"]) => {
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct SpecialEvent {
+                event: String,
+                #[serde(default)]
+                data: serde_json::Value,
+            }
+            let input: SpecialEvent = parse_json(header(req, "content-type"), req.body())?;
+            crm::event(db, &clock, workspace, kind, id, &input.event, &input.data)?;
+            ok(202, serde_json::json!({ "accepted": true }))
+        }
+        _ => {
+            return Err(ApiError::method_not_allowed(format!(
+                "{method} is not supported on {}",
+                req.path()
+            )));
+        }
+    };
+    let hop = Request::post("http://trigger-condition.spin.internal/changes", "").build();
+    // Best effort: the engine's tick evaluates changes a failed hop left.
+    let _ = spin_sdk::http::run(spin_sdk::http::send::<_, Response>(hop));
+    response
 }
 
 fn ok(status: u16, value: impl serde::Serialize) -> Result<Response, ApiError> {

@@ -100,6 +100,8 @@ fn route(req: &Request) -> Result<Response, ApiError> {
         }
         ["tick"] => {
             let started = clock.now_ms();
+            // Object changes a failed hop left unevaluated (A-T2).
+            let from_changes = careflow_engine::crm::drain_changes(&db, &mut clock, 500)?;
             // Rows of Excel uploads become runs here, a chunk at a time.
             let from_uploads =
                 careflow_engine::uploads::drain(&db, &mut clock, UPLOAD_ROWS_PER_TICK, 500)?;
@@ -129,7 +131,7 @@ fn route(req: &Request) -> Result<Response, ApiError> {
                     }
                 }
             }
-            let body = serde_json::json!({ "advanced": advanced, "failed": failed, "started_from_uploads": from_uploads });
+            let body = serde_json::json!({ "advanced": advanced, "failed": failed, "started_from_uploads": from_uploads, "started_from_changes": from_changes });
             Ok(json_response(200, body.to_string()))
         }
         _ => Err(ApiError::not_found(format!("no endpoint {}", req.path()))),

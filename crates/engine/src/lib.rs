@@ -11,6 +11,7 @@
 //! `engine` component on Spin's SQLite and natively in tests.
 
 pub mod advance;
+pub mod crm;
 pub mod flows;
 pub mod node_service;
 pub mod partners;

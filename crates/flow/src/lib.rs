@@ -5,6 +5,7 @@
 //! are passed in.
 
 pub mod binding;
+pub mod condition_trigger;
 pub mod form;
 mod model;
 pub mod nodes;

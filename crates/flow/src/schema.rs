@@ -101,6 +101,20 @@ const OBJECTS: &[(&str, &[(&str, ValueType)])] = {
             ],
         ),
         (
+            "analysed_call",
+            &[
+                ("id", Text),
+                ("call_id", Text),
+                ("summary", Text),
+                ("sentiment", Text),
+                ("topics", List),
+                ("score", Number),
+                ("agent", Text),
+                ("data", Object),
+                ("created_at", DateTime),
+            ],
+        ),
+        (
             "conversation",
             &[
                 ("id", Text),
@@ -135,11 +149,19 @@ impl VariableTypes {
             flow.trigger.kind,
             TriggerKind::Webhook | TriggerKind::Partner | TriggerKind::Condition
         ) {
-            for object in WEBHOOK_OBJECTS.iter().chain(&["call", "conversation"]) {
+            for object in WEBHOOK_OBJECTS
+                .iter()
+                .chain(&["call", "conversation", "analysed_call"])
+            {
                 variables
                     .entry((*object).to_string())
                     .or_insert(ValueType::Object);
             }
+        }
+        if flow.trigger.kind == TriggerKind::Condition {
+            variables
+                .entry("event".to_string())
+                .or_insert(ValueType::Object);
         }
         if flow.trigger.kind == TriggerKind::Partner {
             // Partner events carry their own attributes (`{{zalo.text}}`)

@@ -64,6 +64,12 @@ pub fn validate(flow: &Flow, now: DateTime<Utc>) -> Vec<Problem> {
         problems.extend(partner_settings(flow));
     }
     let types = VariableTypes::for_flow(flow);
+    if flow.trigger.kind == crate::model::TriggerKind::Condition {
+        problems.extend(crate::condition_trigger::validate(
+            &flow.trigger.settings,
+            &types,
+        ));
+    }
     let ctx = ValidationContext { types: &types, now };
     let mut ports: HashMap<&str, Vec<String>> = HashMap::new();
     ports.insert(TRIGGER_NODE, vec!["next".into()]);

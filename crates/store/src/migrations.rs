@@ -162,6 +162,39 @@ pub const MIGRATIONS: &[Migration] = &[
                 UNIQUE (kind, account_id)
             )"],
     },
+    Migration {
+        version: 5,
+        name: "business objects and condition triggers",
+        statements: &[
+            "CREATE TABLE crm_objects (
+                id TEXT PRIMARY KEY,
+                workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+                kind TEXT NOT NULL,
+                phone TEXT,
+                data TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                UNIQUE (workspace_id, kind, phone)
+            )",
+            "CREATE INDEX crm_objects_by_kind ON crm_objects (workspace_id, kind, created_at)",
+            "CREATE TABLE object_changes (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                workspace_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                object_id TEXT NOT NULL,
+                event TEXT,
+                event_data TEXT,
+                created_at TEXT NOT NULL
+            )",
+            "CREATE TABLE condition_state (
+                workspace_id TEXT NOT NULL,
+                flow_id TEXT NOT NULL,
+                object_id TEXT NOT NULL,
+                matched INTEGER NOT NULL,
+                PRIMARY KEY (flow_id, object_id)
+            )",
+        ],
+    },
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
