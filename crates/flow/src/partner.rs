@@ -265,6 +265,10 @@ pub fn parse(
                     data.insert(name, value);
                 }
             }
+            if topic.starts_with("customers/") && !data.contains_key("customer") {
+                // A customer topic's body is the customer itself.
+                data.insert("customer".into(), crate::webhook::as_customer(body));
+            }
             topic
         }
     };

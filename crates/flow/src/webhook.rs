@@ -70,6 +70,11 @@ fn number(v: Option<&Value>) -> Option<Value> {
     }
 }
 
+/// A partner's customer object with careflow's attribute names filled in.
+pub fn as_customer(object: &Value) -> Value {
+    normalise("customer", object)
+}
+
 /// Copies the object and fills careflow's attribute names from the usual
 /// aliases, so `{{order.total}}` and `{{customer.phone}}` work whatever
 /// the partner calls them.
