@@ -1161,3 +1161,77 @@ fn a_condition_trigger_fires_once_per_transition_and_extended_events_fire_on_the
         404
     );
 }
+
+#[test]
+fn crm_actions_tag_the_customer_set_attributes_and_open_one_ticket() {
+    // SPEC A-N8 A-T2
+    let app = Launch::careflow().start();
+    let key = workspace(&app, "xi");
+    let flow = json!({
+        "name": "VIP mới",
+        "trigger": {"type": "condition", "settings": {"object": "customer", "condition": {"field": "customer.tags", "op": "has_tag", "value": "VIPCustomer"}}},
+        "nodes": [
+            {"id": "tag", "type": "action", "settings": {"action": "add_tag", "tag": "chăm-sóc-{{customer.city}}"}},
+            {"id": "rank", "type": "action", "settings": {"action": "update_customer", "values": {"attributes.hang": "vàng"}}},
+            {"id": "owner", "type": "action", "settings": {"action": "assign_agent", "agent": "mai@shop.vn"}},
+            {"id": "ticket", "type": "action", "settings": {"action": "create_ticket", "title": "Gọi chúc mừng {{customer.name}}", "priority": "high"}}
+        ],
+        "edges": [{"from": "trigger", "to": "tag"}, {"from": "tag", "to": "rank"}, {"from": "rank", "to": "owner"}, {"from": "owner", "to": "ticket"}]
+    });
+    let flow_id = publish(&app, &key, &flow);
+    let customer = call(
+        &app,
+        "POST",
+        "/api/v1/customers",
+        &key,
+        Some(&json!({"name": "Hoa", "city": "Huế", "tags": ["VIPCustomer"]})),
+    )
+    .json();
+    let id = customer["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let run = loop {
+        let runs = call(
+            &app,
+            "GET",
+            &format!("/api/v1/runs?flow_id={flow_id}"),
+            &key,
+            None,
+        )
+        .json();
+        if let Some(r) = runs["data"].as_array().and_then(|a| a.first()).cloned() {
+            break r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the condition trigger never fired"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let done = wait_for_status(&app, &key, run["id"].as_str().unwrap(), "completed");
+    let after = call(&app, "GET", &format!("/api/v1/customers/{id}"), &key, None).json();
+    assert_eq!(after["tags"], json!(["VIPCustomer", "chăm-sóc-Huế"]));
+    assert_eq!(after["attributes"]["hang"], "vàng");
+    assert_eq!(after["responsible_agent"], "mai@shop.vn");
+    let tickets = call(&app, "GET", "/api/v1/tickets", &key, None).json();
+    let tickets = tickets["data"].as_array().unwrap();
+    assert_eq!(tickets.len(), 1);
+    assert_eq!(tickets[0]["title"], "Gọi chúc mừng Hoa");
+    assert_eq!(tickets[0]["customer_id"], id.as_str());
+    assert_eq!(done["variables"]["ticket"]["id"], tickets[0]["id"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        call(
+            &app,
+            "GET",
+            &format!("/api/v1/runs?flow_id={flow_id}"),
+            &key,
+            None
+        )
+        .json()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "the flow's own updates do not re-fire it"
+    );
+}

@@ -17,6 +17,9 @@ use crate::{Clock, flows};
 /// What the engine sends a node component (`POST /execute`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NodeRequest {
+    /// The run's workspace, for nodes that act on its objects.
+    #[serde(default)]
+    pub workspace_id: String,
     pub node_type: String,
     pub settings: Value,
     pub context: Value,
@@ -121,6 +124,7 @@ pub fn advance(
             ),
             Some(node) => {
                 let request = NodeRequest {
+                    workspace_id: stored.workspace_id.clone(),
                     node_type: node.kind.clone(),
                     settings: node.settings.clone(),
                     context: stored.state.context.clone(),
@@ -276,7 +280,9 @@ mod tests {
         let mut calls = Vec::new();
         let mut exec = InProcess {
             perform: |e: &careflow_flow::nodes::Effect| {
-                let careflow_flow::nodes::Effect::Http(call) = e;
+                let careflow_flow::nodes::Effect::Http(call) = e else {
+                    return Err("unexpected effect".to_string());
+                };
                 calls.push((call.url.clone(), call.idempotency_key.clone()));
                 Ok(serde_json::from_value(json!({"ma": "X1"})).unwrap())
             },

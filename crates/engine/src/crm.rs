@@ -139,12 +139,24 @@ pub fn create(
     kind: &str,
     input: Value,
 ) -> Result<Value, ApiError> {
+    let id = clock.new_id();
+    create_with_id(db, clock, workspace, kind, &id, input)
+}
+
+fn create_with_id(
+    db: &impl Db,
+    clock: &mut impl Clock,
+    workspace: &str,
+    kind: &str,
+    id: &str,
+    input: Value,
+) -> Result<Value, ApiError> {
     check_kind(kind)?;
     let Value::Object(fields) = input else {
         return Err(ApiError::bad_request("send a JSON object"));
     };
     let data = normalise(kind, fields)?;
-    let id = clock.new_id();
+    let id = id.to_string();
     let now = clock.now_text();
     db.transaction(|db| {
         db.execute(
@@ -289,4 +301,116 @@ pub fn drain_changes(db: &impl Db, clock: &mut impl Clock, limit: i64) -> Result
         })?;
     }
     Ok(started)
+}
+
+/// Carries out a flow's CRM action (A-N8) in `workspace`; answers the
+/// variables the run sees afterwards (the changed `customer` or `ticket`).
+pub fn apply(
+    db: &impl Db,
+    clock: &mut impl Clock,
+    workspace: &str,
+    change: &careflow_flow::nodes::action::CrmChange,
+) -> Result<Map<String, Value>, ApiError> {
+    use careflow_flow::nodes::action::CrmOp;
+    let field = |name: &str| {
+        change
+            .fields
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let target = change.target.clone().unwrap_or_default();
+    let mut out = Map::new();
+    match change.op {
+        CrmOp::AddTag | CrmOp::RemoveTag | CrmOp::AddToList | CrmOp::AddToGroup => {
+            let (list, value) = match change.op {
+                CrmOp::AddTag | CrmOp::RemoveTag => ("tags", field("tag")),
+                CrmOp::AddToList => ("lists", field("list")),
+                _ => ("groups", field("group")),
+            };
+            let customer = get(db, workspace, "customer", &target)?;
+            let mut items: Vec<Value> = customer
+                .get(list)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            items.retain(|v| v.as_str() != Some(value.as_str()));
+            if change.op != CrmOp::RemoveTag {
+                items.push(Value::String(value));
+            }
+            out.insert(
+                "customer".into(),
+                update(
+                    db,
+                    clock,
+                    workspace,
+                    "customer",
+                    &target,
+                    json!({ list: items }),
+                )?,
+            );
+        }
+        CrmOp::SetCustomer => {
+            let mut patch = Map::new();
+            for (key, value) in &change.fields {
+                match key.split_once('.') {
+                    Some((object @ ("attributes" | "data"), attr)) => {
+                        let entry = patch.entry(object.to_string()).or_insert_with(|| json!({}));
+                        entry[attr] = value.clone();
+                    }
+                    _ => {
+                        patch.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+            out.insert(
+                "customer".into(),
+                update(
+                    db,
+                    clock,
+                    workspace,
+                    "customer",
+                    &target,
+                    Value::Object(patch),
+                )?,
+            );
+        }
+        CrmOp::CreateTicket => {
+            // The step's key names the ticket: a replayed step finds it.
+            let id = format!("tk_{}", &hex_digest(&change.idempotency_key)[..20]);
+            let ticket = match get(db, workspace, "ticket", &id) {
+                Ok(existing) => existing,
+                Err(_) => {
+                    let mut fields = change.fields.clone();
+                    fields.entry("status").or_insert(json!("open"));
+                    fields.entry("channel").or_insert(json!("flow"));
+                    create_with_id(db, clock, workspace, "ticket", &id, Value::Object(fields))?
+                }
+            };
+            out.insert("ticket".into(), ticket);
+        }
+        CrmOp::UpdateTicket => {
+            out.insert(
+                "ticket".into(),
+                update(
+                    db,
+                    clock,
+                    workspace,
+                    "ticket",
+                    &target,
+                    Value::Object(change.fields.clone()),
+                )?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn hex_digest(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

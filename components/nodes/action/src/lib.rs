@@ -9,13 +9,41 @@ use careflow_flow::nodes::action::{HttpCall, backoff_ms, map_response, retryable
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 
+struct HostClock;
+
+impl careflow_engine::Clock for HostClock {
+    fn now_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+    fn new_id(&mut self) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+}
+
 #[http_component]
 fn handle(req: Request) -> Response {
+    let workspace = serde_json::from_slice::<serde_json::Value>(req.body())
+        .ok()
+        .and_then(|v| v["workspace_id"].as_str().map(str::to_string))
+        .unwrap_or_default();
     let result =
         careflow_engine::node_service::execute("action", req.body()).and_then(|mut outcome| {
             for effect in std::mem::take(&mut outcome.effects) {
-                let Effect::Http(call) = &effect;
-                outcome.patch.extend(perform(call)?);
+                match &effect {
+                    Effect::Http(call) => outcome.patch.extend(perform(call)?),
+                    Effect::Crm(change) => {
+                        let db = careflow_store::SpinDb::open_default()?;
+                        let patch =
+                            careflow_engine::crm::apply(&db, &mut HostClock, &workspace, change)
+                                .map_err(|e| {
+                                    ApiError::validation(
+                                        "settings",
+                                        format!("{}: {}", e.code, e.message),
+                                    )
+                                })?;
+                        outcome.patch.extend(patch);
+                    }
+                }
                 outcome.effects.push(effect);
             }
             Ok(outcome)

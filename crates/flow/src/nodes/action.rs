@@ -1,8 +1,10 @@
-//! A-N8 Actions. Today: `http_request` (call a partner's HTTP API with
-//! templated method, URL, headers and body; map the answer to variables)
-//! and `set_variables`. The CRM actions (tags, customer attributes, lists,
-//! groups, tickets, responsible agent, campaigns) are refused at save time
-//! until the objects they act on exist, never silently skipped.
+//! A-N8 Actions: `http_request` (call a partner's HTTP API with templated
+//! method, URL, headers and body; map the answer to variables),
+//! `set_variables`, and the CRM actions on the run's customer (`add_tag`,
+//! `remove_tag`, `update_customer`, `add_to_list`, `add_to_group`,
+//! `assign_agent`) and tickets (`create_ticket`, `update_ticket`). Adding a
+//! customer to a call campaign is refused at save time until campaigns
+//! exist, never silently skipped.
 
 use std::collections::BTreeMap;
 
@@ -19,23 +21,86 @@ pub const MAX_ATTEMPTS: u32 = 5;
 
 /// Actions the product will have, not yet built; named so that saving a
 /// flow with one fails with a clear message.
-const NOT_YET: &[&str] = &[
-    "add_tag",
-    "remove_tag",
-    "update_customer",
-    "add_to_list",
-    "add_to_group",
-    "create_ticket",
-    "update_ticket",
-    "assign_agent",
-    "add_to_campaign",
-];
+const NOT_YET: &[&str] = &["add_to_campaign"];
+
+/// The customer a CRM action acts on unless it names one.
+const RUN_CUSTOMER: &str = "{{customer.id}}";
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Settings {
     HttpRequest(HttpSettings),
-    SetVariables { values: BTreeMap<String, String> },
+    SetVariables {
+        values: BTreeMap<String, String>,
+    },
+    AddTag {
+        tag: String,
+        #[serde(default)]
+        customer: Option<String>,
+    },
+    RemoveTag {
+        tag: String,
+        #[serde(default)]
+        customer: Option<String>,
+    },
+    AddToList {
+        list: String,
+        #[serde(default)]
+        customer: Option<String>,
+    },
+    AddToGroup {
+        group: String,
+        #[serde(default)]
+        customer: Option<String>,
+    },
+    AssignAgent {
+        agent: String,
+        #[serde(default)]
+        customer: Option<String>,
+    },
+    UpdateCustomer {
+        values: BTreeMap<String, String>,
+        #[serde(default)]
+        customer: Option<String>,
+    },
+    CreateTicket {
+        title: String,
+        #[serde(default)]
+        note: Option<String>,
+        #[serde(default)]
+        priority: Option<String>,
+        #[serde(default)]
+        customer: Option<String>,
+    },
+    UpdateTicket {
+        ticket: String,
+        values: BTreeMap<String, String>,
+    },
+}
+
+/// A change to a business object, carried out by `node-action` in the
+/// workspace's store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrmChange {
+    pub op: CrmOp,
+    /// The customer or ticket acted on (none for a new ticket).
+    pub target: Option<String>,
+    /// Rendered fields: the tag, list, values, ticket fields.
+    pub fields: Map<String, Value>,
+    /// New tickets take their id from it, so a replayed step creates one.
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrmOp {
+    AddTag,
+    RemoveTag,
+    AddToList,
+    AddToGroup,
+    SetCustomer,
+    CreateTicket,
+    UpdateTicket,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,6 +146,51 @@ pub struct HttpCall {
     /// Sent as `Idempotency-Key`, so a retried step is not applied twice.
     pub idempotency_key: String,
     pub response: BTreeMap<String, String>,
+}
+
+/// Renders a CRM action into its change.
+fn crm(
+    op: CrmOp,
+    target: Option<String>,
+    fields: &[(&str, &String)],
+    input: &RunInput<'_>,
+    settings: &Value,
+) -> Result<Outcome, NodeError> {
+    let target = match op {
+        CrmOp::CreateTicket => None,
+        _ => {
+            let template = target.as_deref().unwrap_or(RUN_CUSTOMER);
+            let id = render("settings.customer", template, input.context)?;
+            if id.trim().is_empty() {
+                return Err(NodeError::new("this run has no customer to act on"));
+            }
+            Some(id)
+        }
+    };
+    let mut rendered = Map::new();
+    for (name, template) in fields {
+        rendered.insert(
+            (*name).to_string(),
+            Value::String(render(
+                &format!("settings.{name}"),
+                template,
+                input.context,
+            )?),
+        );
+    }
+    let change = CrmChange {
+        op,
+        target,
+        fields: rendered,
+        idempotency_key: input.idempotency_key.to_string(),
+    };
+    let _ = settings;
+    Ok(Outcome {
+        port: "next".into(),
+        rendered: serde_json::to_value(&change).unwrap_or_default(),
+        effects: vec![Effect::Crm(change)],
+        ..Default::default()
+    })
 }
 
 /// Reads the mapped variables out of a partner's final answer.
@@ -240,6 +350,91 @@ impl NodeKind for ActionNode {
                     ));
                 }
             }
+            Settings::AddTag {
+                tag: name,
+                customer,
+            }
+            | Settings::RemoveTag {
+                tag: name,
+                customer,
+            }
+            | Settings::AddToList {
+                list: name,
+                customer,
+            }
+            | Settings::AddToGroup {
+                group: name,
+                customer,
+            }
+            | Settings::AssignAgent {
+                agent: name,
+                customer,
+            } => {
+                let field = ["tag", "list", "group", "agent"]
+                    .into_iter()
+                    .find(|f| settings.get(*f).is_some())
+                    .unwrap_or("tag");
+                if name.trim().is_empty() {
+                    problems.push((format!("settings.{field}"), "must not be empty".into()));
+                }
+                problems.extend(check_template(
+                    &format!("settings.{field}"),
+                    name,
+                    ctx.types,
+                ));
+                problems.extend(check_template(
+                    "settings.customer",
+                    customer.as_deref().unwrap_or(RUN_CUSTOMER),
+                    ctx.types,
+                ));
+            }
+            Settings::UpdateCustomer { values, customer } => {
+                if values.is_empty() {
+                    problems.push((
+                        "settings.values".into(),
+                        "change at least one attribute".into(),
+                    ));
+                }
+                for (name, value) in values {
+                    problems.extend(check_template(
+                        &format!("settings.values.{name}"),
+                        value,
+                        ctx.types,
+                    ));
+                }
+                problems.extend(check_template(
+                    "settings.customer",
+                    customer.as_deref().unwrap_or(RUN_CUSTOMER),
+                    ctx.types,
+                ));
+            }
+            Settings::CreateTicket {
+                title,
+                note,
+                priority,
+                customer,
+            } => {
+                problems.extend(check_template("settings.title", title, ctx.types));
+                for (field, text) in [
+                    ("note", note),
+                    ("priority", priority),
+                    ("customer", customer),
+                ] {
+                    if let Some(t) = text {
+                        problems.extend(check_template(&format!("settings.{field}"), t, ctx.types));
+                    }
+                }
+            }
+            Settings::UpdateTicket { ticket, values } => {
+                problems.extend(check_template("settings.ticket", ticket, ctx.types));
+                for (name, value) in values {
+                    problems.extend(check_template(
+                        &format!("settings.values.{name}"),
+                        value,
+                        ctx.types,
+                    ));
+                }
+            }
         }
         problems
     }
@@ -266,6 +461,74 @@ impl NodeKind for ActionNode {
                     patch,
                     ..Default::default()
                 })
+            }
+            Settings::AddTag { tag, customer } => {
+                crm(CrmOp::AddTag, customer, &[("tag", &tag)], input, settings)
+            }
+            Settings::RemoveTag { tag, customer } => crm(
+                CrmOp::RemoveTag,
+                customer,
+                &[("tag", &tag)],
+                input,
+                settings,
+            ),
+            Settings::AddToList { list, customer } => crm(
+                CrmOp::AddToList,
+                customer,
+                &[("list", &list)],
+                input,
+                settings,
+            ),
+            Settings::AddToGroup { group, customer } => crm(
+                CrmOp::AddToGroup,
+                customer,
+                &[("group", &group)],
+                input,
+                settings,
+            ),
+            Settings::AssignAgent { agent, customer } => crm(
+                CrmOp::SetCustomer,
+                customer,
+                &[("responsible_agent", &agent)],
+                input,
+                settings,
+            ),
+            Settings::UpdateCustomer { values, customer } => {
+                let pairs: Vec<(&str, &String)> =
+                    values.iter().map(|(k, v)| (k.as_str(), v)).collect();
+                crm(CrmOp::SetCustomer, customer, &pairs, input, settings)
+            }
+            Settings::CreateTicket {
+                title,
+                note,
+                priority,
+                customer,
+            } => {
+                let mut pairs: Vec<(&str, &String)> = vec![("title", &title)];
+                pairs.extend(note.as_ref().map(|n| ("note", n)));
+                pairs.extend(priority.as_ref().map(|p| ("priority", p)));
+                let mut outcome = crm(CrmOp::CreateTicket, None, &pairs, input, settings)?;
+                if let Some(Effect::Crm(change)) = outcome.effects.first_mut() {
+                    change.target = None;
+                    let who = render(
+                        "settings.customer",
+                        customer.as_deref().unwrap_or(RUN_CUSTOMER),
+                        input.context,
+                    )
+                    .ok()
+                    .filter(|c| !c.is_empty());
+                    if let Some(who) = who {
+                        change
+                            .fields
+                            .insert("customer_id".into(), Value::String(who));
+                    }
+                }
+                Ok(outcome)
+            }
+            Settings::UpdateTicket { ticket, values } => {
+                let pairs: Vec<(&str, &String)> =
+                    values.iter().map(|(k, v)| (k.as_str(), v)).collect();
+                crm(CrmOp::UpdateTicket, Some(ticket), &pairs, input, settings)
             }
             Settings::HttpRequest(h) => {
                 let url = render("settings.url", &h.url, input.context)?;
@@ -329,7 +592,9 @@ mod tests {
                 &input(&ctx),
             )
             .unwrap();
-        let Effect::Http(call) = &o.effects[0];
+        let Effect::Http(call) = &o.effects[0] else {
+            panic!("an HTTP call")
+        };
         assert_eq!(call.url, "https://shop.vn/orders/DH01");
         assert_eq!(call.body.as_deref(), Some("{\"phone\":\"84912345678\"}"));
         assert_eq!(call.idempotency_key, "run-1:3");
@@ -362,14 +627,74 @@ mod tests {
     }
 
     #[test]
-    fn crm_actions_are_refused_until_they_exist() {
+    fn campaign_actions_are_refused_until_campaigns_exist() {
         // SPEC A-N8
         let types = crate::schema::VariableTypes::default();
         let ctx = ValidationContext {
             types: &types,
             now: Utc::now(),
         };
-        let p = ActionNode.validate(&json!({"action": "add_tag", "tag": "VIP"}), &ctx);
+        let p = ActionNode.validate(
+            &json!({"action": "add_to_campaign", "campaign": "c1"}),
+            &ctx,
+        );
         assert_eq!(p[0].0, "settings.action");
+    }
+
+    #[test]
+    fn crm_actions_render_into_changes_on_the_runs_customer() {
+        // SPEC A-N8
+        let ctx = json!({"customer": {"id": "c-1", "name": "Lan"}, "order": {"total": 5}});
+        let o = ActionNode
+            .execute(
+                &json!({"action": "add_tag", "tag": "VIP-{{order.total}}"}),
+                &input(&ctx),
+            )
+            .unwrap();
+        let Effect::Crm(change) = &o.effects[0] else {
+            panic!("a CRM change")
+        };
+        assert_eq!(
+            (
+                change.op,
+                change.target.as_deref(),
+                change.fields["tag"].as_str()
+            ),
+            (CrmOp::AddTag, Some("c-1"), Some("VIP-5"))
+        );
+        let t = ActionNode
+            .execute(
+                &json!({"action": "create_ticket", "title": "Gọi lại {{customer.name}}"}),
+                &input(&ctx),
+            )
+            .unwrap();
+        let Effect::Crm(ticket) = &t.effects[0] else {
+            panic!("a CRM change")
+        };
+        assert_eq!(
+            (ticket.op, ticket.target.as_deref()),
+            (CrmOp::CreateTicket, None)
+        );
+        assert_eq!(ticket.fields["customer_id"], "c-1");
+        assert_eq!(ticket.idempotency_key, "run-1:3");
+        assert!(
+            ActionNode
+                .execute(
+                    &json!({"action": "add_tag", "tag": "x"}),
+                    &input(&json!({}))
+                )
+                .is_err(),
+            "no customer in the run"
+        );
+        let types = crate::schema::VariableTypes::default();
+        let vctx = ValidationContext {
+            types: &types,
+            now: Utc::now(),
+        };
+        let p = ActionNode.validate(&json!({"action": "add_tag", "tag": "VIP"}), &vctx);
+        assert_eq!(
+            p[0].0, "settings.customer",
+            "a flow without a customer cannot tag one"
+        );
     }
 }

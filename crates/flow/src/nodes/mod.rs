@@ -37,6 +37,7 @@ pub struct RunInput<'a> {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Effect {
     Http(action::HttpCall),
+    Crm(action::CrmChange),
 }
 
 /// What a node decided.
