@@ -53,6 +53,11 @@ enum Cmd {
         #[arg(long, default_value_t = 60)]
         window: u64,
     },
+    /// A large .xlsx upload: time until every row's run is enqueued.
+    Excel {
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+    },
     /// Drive an already running server (for profiling it).
     Load {
         #[arg(long)]
@@ -76,6 +81,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::NativeHello { listen } => native_hello(listen),
         Cmd::Flows { seconds } => flows::bench(Duration::from_secs(seconds)),
         Cmd::Delays { runs, window } => flows::delays(runs, Duration::from_secs(window)),
+        Cmd::Excel { rows } => flows::excel(rows),
         Cmd::Load {
             addr,
             path,
