@@ -24,17 +24,6 @@ const TICK_BUDGET_MS: i64 = 20_000;
 /// Upload rows one tick turns into runs.
 const UPLOAD_ROWS_PER_TICK: i64 = 5_000;
 
-struct HostClock;
-
-impl Clock for HostClock {
-    fn now_ms(&self) -> i64 {
-        chrono::Utc::now().timestamp_millis()
-    }
-    fn new_id(&mut self) -> String {
-        uuid::Uuid::new_v4().to_string()
-    }
-}
-
 /// Runs a node in its component.
 struct ChainedNodes;
 
@@ -74,7 +63,7 @@ fn route(req: &Request) -> Result<Response, ApiError> {
     }
     let segments: Vec<&str> = req.path().split('/').filter(|s| !s.is_empty()).collect();
     let db = SpinDb::open_default()?;
-    let mut clock = HostClock;
+    let mut clock = careflow_engine::SystemClock;
     let claim_id = clock.new_id();
     match segments.as_slice() {
         ["runs", run_id, "advance"] => {

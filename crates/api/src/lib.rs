@@ -106,6 +106,18 @@ mod spin_response {
         }
     }
 
+    /// Asks the `engine` component to advance a run that was just stored.
+    /// Best effort by design: the run already has a due wait row, so the
+    /// cron tick resumes it if this hop fails.
+    pub fn ask_engine_to_advance(run_id: &str) {
+        let hop = spin_sdk::http::Request::post(
+            format!("http://engine.spin.internal/runs/{run_id}/advance"),
+            "",
+        )
+        .build();
+        let _ = spin_sdk::http::run(spin_sdk::http::send::<_, Response>(hop));
+    }
+
     /// A JSON response with `status`.
     pub fn json_response(status: u16, body: impl Into<String>) -> Response {
         Response::builder()
@@ -117,7 +129,7 @@ mod spin_response {
     }
 }
 #[cfg(feature = "spin")]
-pub use spin_response::json_response;
+pub use spin_response::{ask_engine_to_advance, json_response};
 
 /// Decodes an `application/x-www-form-urlencoded` body or a query string
 /// into field → value (the last value of a repeated field wins).

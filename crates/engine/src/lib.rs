@@ -33,3 +33,17 @@ pub trait Clock {
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     }
 }
+
+/// The production clock: the host's wall clock (WASI clocks in a
+/// component) and random UUIDs (WASI random).
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+
+    fn new_id(&mut self) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+}

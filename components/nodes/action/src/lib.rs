@@ -9,17 +9,6 @@ use careflow_flow::nodes::action::{HttpCall, backoff_ms, map_response, retryable
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 
-struct HostClock;
-
-impl careflow_engine::Clock for HostClock {
-    fn now_ms(&self) -> i64 {
-        chrono::Utc::now().timestamp_millis()
-    }
-    fn new_id(&mut self) -> String {
-        uuid::Uuid::new_v4().to_string()
-    }
-}
-
 #[http_component]
 fn handle(req: Request) -> Response {
     let workspace = serde_json::from_slice::<serde_json::Value>(req.body())
@@ -33,14 +22,15 @@ fn handle(req: Request) -> Response {
                     Effect::Http(call) => outcome.patch.extend(perform(call)?),
                     Effect::Crm(change) => {
                         let db = careflow_store::SpinDb::open_default()?;
-                        let patch =
-                            careflow_engine::crm::apply(&db, &mut HostClock, &workspace, change)
-                                .map_err(|e| {
-                                    ApiError::validation(
-                                        "settings",
-                                        format!("{}: {}", e.code, e.message),
-                                    )
-                                })?;
+                        let patch = careflow_engine::crm::apply(
+                            &db,
+                            &mut careflow_engine::SystemClock,
+                            &workspace,
+                            change,
+                        )
+                        .map_err(|e| {
+                            ApiError::validation("settings", format!("{}: {}", e.code, e.message))
+                        })?;
                         outcome.patch.extend(patch);
                     }
                 }

@@ -6,22 +6,11 @@
 //! fails the cron tick picks the run up, so the answer is always `202`.
 
 use careflow_api::{ApiError, json_response, parse_form};
-use careflow_engine::{Clock, flows, runs};
+use careflow_engine::{flows, runs};
 use careflow_store::SpinDb;
 use serde_json::{Map, Value, json};
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
-
-struct HostClock;
-
-impl Clock for HostClock {
-    fn now_ms(&self) -> i64 {
-        chrono::Utc::now().timestamp_millis()
-    }
-    fn new_id(&mut self) -> String {
-        uuid::Uuid::new_v4().to_string()
-    }
-}
 
 #[http_component]
 fn handle(req: Request) -> Response {
@@ -120,22 +109,17 @@ fn trigger(req: &Request) -> Result<Response, ApiError> {
                 .with_field("Idempotency-Key"),
         );
     }
-    let started = runs::start(&db, &mut HostClock, &live, "api", &data, key)?;
+    let started = runs::start(
+        &db,
+        &mut careflow_engine::SystemClock,
+        &live,
+        "api",
+        &data,
+        key,
+    )?;
     if started.created {
-        hand_to_engine(&started.run_id);
+        careflow_api::ask_engine_to_advance(&started.run_id);
     }
     let body = json!({ "run_id": started.run_id, "replayed": !started.created, "run_url": format!("/api/v1/runs/{}", started.run_id) });
     Ok(json_response(202, body.to_string()))
-}
-
-/// Asks the engine to advance the new run now. Best effort by design: the
-/// run is already stored with a due wait row, so the cron tick resumes it
-/// if this hop fails.
-fn hand_to_engine(run_id: &str) {
-    let request = Request::post(
-        format!("http://engine.spin.internal/runs/{run_id}/advance"),
-        "",
-    )
-    .build();
-    let _ = spin_sdk::http::run(spin_sdk::http::send::<_, Response>(request));
 }

@@ -4,24 +4,12 @@
 //! the engine's tick drains whatever a failed hop left behind.
 
 use careflow_api::{ApiError, json_response};
-use careflow_engine::Clock;
 use careflow_store::SpinDb;
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 
 /// Changes evaluated per call.
 const BATCH: i64 = 500;
-
-struct HostClock;
-
-impl Clock for HostClock {
-    fn now_ms(&self) -> i64 {
-        chrono::Utc::now().timestamp_millis()
-    }
-    fn new_id(&mut self) -> String {
-        uuid::Uuid::new_v4().to_string()
-    }
-}
 
 #[http_component]
 fn handle(req: Request) -> Response {
@@ -30,7 +18,8 @@ fn handle(req: Request) -> Response {
             return Err(ApiError::method_not_allowed("use POST"));
         }
         let db = SpinDb::open_default()?;
-        let started = careflow_engine::crm::drain_changes(&db, &mut HostClock, BATCH)?;
+        let started =
+            careflow_engine::crm::drain_changes(&db, &mut careflow_engine::SystemClock, BATCH)?;
         Ok(json_response(
             200,
             serde_json::json!({ "runs_started": started }).to_string(),

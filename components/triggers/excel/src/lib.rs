@@ -7,22 +7,11 @@
 //! to declare a flow's variables from a sample file.
 
 use careflow_api::{ApiError, json_response, parse_form};
-use careflow_engine::{Clock, flows, uploads};
+use careflow_engine::{flows, uploads};
 use careflow_store::SpinDb;
 use serde_json::{Value, json};
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
-
-struct HostClock;
-
-impl Clock for HostClock {
-    fn now_ms(&self) -> i64 {
-        chrono::Utc::now().timestamp_millis()
-    }
-    fn new_id(&mut self) -> String {
-        uuid::Uuid::new_v4().to_string()
-    }
-}
 
 #[http_component]
 fn handle(req: Request) -> Response {
@@ -98,7 +87,8 @@ fn serve(req: &Request) -> Result<Response, ApiError> {
                 .chars()
                 .take(200)
                 .collect::<String>();
-            let job = uploads::create(&db, &mut HostClock, &live, &name, &sheet)?;
+            let job =
+                uploads::create(&db, &mut careflow_engine::SystemClock, &live, &name, &sheet)?;
             Ok(json_response(
                 202,
                 serde_json::to_string(&job).unwrap_or_default(),

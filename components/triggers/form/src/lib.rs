@@ -5,7 +5,7 @@
 //! [`PER_MINUTE`] submissions a minute from one address to one form.
 
 use careflow_api::{ApiError, json_response, parse_form};
-use careflow_engine::{Clock, flows, runs};
+use careflow_engine::{flows, runs};
 use careflow_flow::form::{self, FormSettings};
 use careflow_store::SpinDb;
 use serde_json::{Map, Value, json};
@@ -13,17 +13,6 @@ use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 
 pub const PER_MINUTE: u64 = 10;
-
-struct HostClock;
-
-impl Clock for HostClock {
-    fn now_ms(&self) -> i64 {
-        chrono::Utc::now().timestamp_millis()
-    }
-    fn new_id(&mut self) -> String {
-        uuid::Uuid::new_v4().to_string()
-    }
-}
 
 #[http_component]
 fn handle(req: Request) -> Response {
@@ -106,23 +95,14 @@ fn submit(
         Ok(Some(data)) => {
             let started = runs::start(
                 db,
-                &mut HostClock,
+                &mut careflow_engine::SystemClock,
                 live,
                 "form",
                 &data,
                 header(req, "idempotency-key"),
             )?;
             if started.created {
-                let hand = Request::post(
-                    format!(
-                        "http://engine.spin.internal/runs/{}/advance",
-                        started.run_id
-                    ),
-                    "",
-                )
-                .build();
-                // Best effort: the cron tick resumes the run if this hop fails.
-                let _ = spin_sdk::http::run(spin_sdk::http::send::<_, Response>(hand));
+                careflow_api::ask_engine_to_advance(&started.run_id);
             }
             Ok(if is_json {
                 json_response(

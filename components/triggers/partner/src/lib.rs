@@ -5,23 +5,12 @@
 //! starts one run, and a repeated delivery starts nothing new.
 
 use careflow_api::{ApiError, json_response};
-use careflow_engine::{Clock, partners, runs};
+use careflow_engine::{partners, runs};
 use careflow_flow::partner::{self, PartnerKind};
 use careflow_store::SpinDb;
 use serde_json::{Value, json};
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
-
-struct HostClock;
-
-impl Clock for HostClock {
-    fn now_ms(&self) -> i64 {
-        chrono::Utc::now().timestamp_millis()
-    }
-    fn new_id(&mut self) -> String {
-        uuid::Uuid::new_v4().to_string()
-    }
-}
 
 #[http_component]
 fn handle(req: Request) -> Response {
@@ -66,20 +55,14 @@ fn receive(req: &Request) -> Result<Response, ApiError> {
     for live in partners::flows_for(&db, &workspace, kind, &event.event_type)? {
         let run = runs::start(
             &db,
-            &mut HostClock,
+            &mut careflow_engine::SystemClock,
             &live,
             "partner",
             &event.data,
             Some(&event.dedupe_key),
         )?;
         if run.created {
-            let hand = Request::post(
-                format!("http://engine.spin.internal/runs/{}/advance", run.run_id),
-                "",
-            )
-            .build();
-            // Best effort: the cron tick resumes the run if this hop fails.
-            let _ = spin_sdk::http::run(spin_sdk::http::send::<_, Response>(hand));
+            careflow_api::ask_engine_to_advance(&run.run_id);
         }
         started.push(
             json!({ "flow_id": live.flow_id, "run_id": run.run_id, "replayed": !run.created }),

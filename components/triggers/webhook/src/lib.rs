@@ -6,22 +6,11 @@
 //! times is one run.
 
 use careflow_api::{ApiError, json_response};
-use careflow_engine::{Clock, flows, runs};
+use careflow_engine::{flows, runs};
 use careflow_store::SpinDb;
 use serde_json::{Value, json};
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
-
-struct HostClock;
-
-impl Clock for HostClock {
-    fn now_ms(&self) -> i64 {
-        chrono::Utc::now().timestamp_millis()
-    }
-    fn new_id(&mut self) -> String {
-        uuid::Uuid::new_v4().to_string()
-    }
-}
 
 #[http_component]
 fn handle(req: Request) -> Response {
@@ -66,23 +55,14 @@ fn receive(req: &Request) -> Result<Response, ApiError> {
     let event = careflow_flow::webhook::event_id(header, &payload);
     let started = runs::start(
         &db,
-        &mut HostClock,
+        &mut careflow_engine::SystemClock,
         &live,
         "webhook",
         &data,
         event.as_deref(),
     )?;
     if started.created {
-        let hand = Request::post(
-            format!(
-                "http://engine.spin.internal/runs/{}/advance",
-                started.run_id
-            ),
-            "",
-        )
-        .build();
-        // Best effort: the cron tick resumes the run if this hop fails.
-        let _ = spin_sdk::http::run(spin_sdk::http::send::<_, Response>(hand));
+        careflow_api::ask_engine_to_advance(&started.run_id);
     }
     let bound: Vec<&String> = data.keys().filter(|k| *k != "payload").collect();
     Ok(json_response(
