@@ -121,6 +121,18 @@ fn wait_for_status(app: &Runner, key: &str, run: &str, status: &str) -> Value {
     }
 }
 
+/// Lets the workspace's flows call the local partner stand-ins.
+fn allow_local_partners(app: &Runner, key: &str) {
+    let a = call(
+        app,
+        "PUT",
+        "/api/v1/workspaces/current/allowed-hosts",
+        key,
+        Some(&json!({"hosts": ["127.0.0.1"]})),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
 fn publish(app: &Runner, key: &str, flow: &Value) -> String {
     let created = call(app, "POST", "/api/v1/flows", key, Some(flow));
     assert_eq!(created.status, 201, "{}", created.body);
@@ -143,6 +155,46 @@ fn an_api_triggered_run_walks_every_node_type_and_calls_the_partner_once() {
     let app = Launch::careflow().start();
     let key = workspace(&app, "alpha");
     let flow_id = publish(&app, &key, &care_flow(&sink));
+    // Partner calls go only to hosts the workspace allowed.
+    let body = json!({"order": {"id": "DH00", "total": 2500000}, "so_dien_thoai": "0912345678"});
+    let refused = call(
+        &app,
+        "POST",
+        &format!("/api/v1/flows/{flow_id}/trigger"),
+        &key,
+        Some(&body),
+    )
+    .json();
+    let refused = wait_for_status(&app, &key, refused["run_id"].as_str().unwrap(), "failed");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a partner host this workspace allows"),
+        "{refused}"
+    );
+    assert!(seen.lock().unwrap().is_empty());
+    let bad = call(
+        &app,
+        "PUT",
+        "/api/v1/workspaces/current/allowed-hosts",
+        &key,
+        Some(&json!({"hosts": ["https://x.vn"]})),
+    );
+    assert_eq!(
+        (bad.status, bad.json()["error"]["field"].as_str()),
+        (422, Some("hosts[0]"))
+    );
+    allow_local_partners(&app, &key);
+    let listed = call(
+        &app,
+        "GET",
+        "/api/v1/workspaces/current/allowed-hosts",
+        &key,
+        None,
+    )
+    .json();
+    assert_eq!(listed["hosts"], json!(["127.0.0.1"]));
     let body = json!({"order": {"id": "DH01", "total": 2500000}, "so_dien_thoai": "0912 345 678"});
     let a = call(
         &app,

@@ -84,6 +84,17 @@ fn runs_finish_exactly_once_through_repeated_sigkills() {
         &json!({"name": "Bền", "owner_email": "o@ben.vn", "owner_name": "O"}),
     );
     let key = created["api_key"]["key"].as_str().unwrap().to_string();
+    let auth = format!("Bearer {key}");
+    let allowed = app.request(
+        "PUT",
+        "/api/v1/workspaces/current/allowed-hosts",
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        Some(br#"{"hosts":["127.0.0.1"]}"#),
+    );
+    assert_eq!(allowed.status, 200, "{}", allowed.body);
     let flow = json!({
         "name": "Sống sót",
         "variables": [{"name": "ma", "type": "text", "required": true}, {"name": "hen", "type": "date_time", "required": true}],
@@ -124,7 +135,6 @@ fn runs_finish_exactly_once_through_repeated_sigkills() {
         run_ids.push(started["run_id"].as_str().unwrap().to_string());
     }
 
-    let auth = format!("Bearer {key}");
     let completed_now = |app: &Runner| {
         app.request(
             "GET",

@@ -149,6 +149,7 @@ fn route(req: &Request) -> Result<Response, ApiError> {
             | ["runs", ..]
             | ["node-types"]
             | ["partners"]
+            | ["workspaces", "current", "allowed-hosts"]
             | ["customers", ..]
             | ["tickets", ..]
             | ["calls", ..]
@@ -200,6 +201,23 @@ fn flows_and_runs(
             object_kind(collection).unwrap_or_default(),
             rest,
         ),
+        (Method::Get, ["workspaces", "current", "allowed-hosts"]) => ok(
+            200,
+            serde_json::json!({ "hosts": careflow_engine::partners::allowed_hosts(db, workspace)? }),
+        ),
+        (Method::Put, ["workspaces", "current", "allowed-hosts"]) => {
+            let workspace = principal.require_manager()?;
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Hosts {
+                hosts: Vec<String>,
+            }
+            let input: Hosts = parse_json(header(req, "content-type"), req.body())?;
+            ok(
+                200,
+                serde_json::json!({ "hosts": careflow_engine::partners::set_allowed_hosts(db, workspace, &input.hosts)? }),
+            )
+        }
         (Method::Get, ["partners"]) => ok(
             200,
             serde_json::json!({ "data": careflow_engine::partners::list(db, workspace)? }),

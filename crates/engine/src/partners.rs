@@ -154,3 +154,49 @@ pub fn flows_for(
     }
     Ok(live)
 }
+
+/// Most partner host patterns a workspace keeps.
+pub const MAX_ALLOWED_HOSTS: usize = 100;
+
+/// The hosts this workspace's flows may call (A-N8 `http_request`).
+pub fn allowed_hosts(db: &impl Db, workspace: &str) -> Result<Vec<String>, ApiError> {
+    let rows = db.execute(
+        "SELECT pattern FROM workspace_allowed_hosts WHERE workspace_id = ? ORDER BY pattern",
+        &[workspace.into()],
+    )?;
+    Ok(rows.iter().filter_map(|r| r.text("pattern")).collect())
+}
+
+/// Replaces the workspace's allowed partner hosts.
+pub fn set_allowed_hosts(
+    db: &impl Db,
+    workspace: &str,
+    hosts: &[String],
+) -> Result<Vec<String>, ApiError> {
+    if hosts.len() > MAX_ALLOWED_HOSTS {
+        return Err(ApiError::validation(
+            "hosts",
+            format!("at most {MAX_ALLOWED_HOSTS} hosts"),
+        ));
+    }
+    for (i, host) in hosts.iter().enumerate() {
+        if !careflow_flow::nodes::action::valid_host_pattern(host.trim()) {
+            return Err(ApiError::validation(
+                format!("hosts[{i}]"),
+                format!(
+                    "{host:?} is not a host such as api.shop.vn, *.haravan.com or 10.0.0.5:8080"
+                ),
+            ));
+        }
+    }
+    db.transaction(|db| {
+        db.execute("DELETE FROM workspace_allowed_hosts WHERE workspace_id = ?", &[workspace.into()])?;
+        for host in hosts {
+            db.execute(
+                "INSERT OR IGNORE INTO workspace_allowed_hosts (workspace_id, pattern) VALUES (?, ?)",
+                &[workspace.into(), host.trim().to_ascii_lowercase().into()],
+            )?;
+        }
+        allowed_hosts(db, workspace)
+    })
+}

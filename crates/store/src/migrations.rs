@@ -195,6 +195,15 @@ pub const MIGRATIONS: &[Migration] = &[
             )",
         ],
     },
+    Migration {
+        version: 6,
+        name: "partner hosts a workspace allows",
+        statements: &["CREATE TABLE workspace_allowed_hosts (
+                workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+                pattern TEXT NOT NULL,
+                PRIMARY KEY (workspace_id, pattern)
+            )"],
+    },
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

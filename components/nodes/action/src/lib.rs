@@ -1,7 +1,8 @@
 //! `node-action` (private, A-N8): runs an action step and carries out its
-//! effects: a partner HTTP call with the step's `Idempotency-Key`, retried
-//! with backoff on 5xx, 429 and network errors, its answer mapped to
-//! variables.
+//! effects: a partner HTTP call (only to hosts the workspace allowed) with
+//! the step's `Idempotency-Key`, retried with backoff on 5xx, 429 and
+//! network errors, its answer mapped to variables; CRM changes in the
+//! workspace's store.
 
 use careflow_api::ApiError;
 use careflow_flow::nodes::Effect;
@@ -19,7 +20,17 @@ fn handle(req: Request) -> Response {
         careflow_engine::node_service::execute("action", req.body()).and_then(|mut outcome| {
             for effect in std::mem::take(&mut outcome.effects) {
                 match &effect {
-                    Effect::Http(call) => outcome.patch.extend(perform(call)?),
+                    Effect::Http(call) => {
+                    let db = careflow_store::SpinDb::open_default()?;
+                    let hosts = careflow_engine::partners::allowed_hosts(&db, &workspace)?;
+                    if !careflow_flow::nodes::action::host_allowed(&hosts, &call.url) {
+                        return Err(ApiError::validation(
+                            "settings.url",
+                            format!("{} is not a partner host this workspace allows (PUT /api/v1/workspaces/current/allowed-hosts)", call.url),
+                        ));
+                    }
+                    outcome.patch.extend(perform(call)?)
+                }
                     Effect::Crm(change) => {
                         let db = careflow_store::SpinDb::open_default()?;
                         let patch = careflow_engine::crm::apply(

@@ -236,6 +236,53 @@ pub fn map_response(
     Ok(patch)
 }
 
+/// Checks a partner host pattern: `api.shop.vn`, `*.haravan.com`, or
+/// `127.0.0.1` (any port), with an optional `:port`.
+pub fn valid_host_pattern(pattern: &str) -> bool {
+    let (host, port) = pattern
+        .rsplit_once(':')
+        .map_or((pattern, None), |(h, p)| (h, Some(p)));
+    let host = host.strip_prefix("*.").unwrap_or(host);
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && port.is_none_or(|p| p.parse::<u16>().is_ok())
+}
+
+/// Whether `url`'s host is one the workspace allowed for partner calls.
+pub fn host_allowed(patterns: &[String], url: &str) -> bool {
+    let Some(rest) = url.split_once("://").map(|(_, r)| r) else {
+        return false;
+    };
+    let authority = rest
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or("")
+        .rsplit('@')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => {
+            (h.to_string(), Some(p.to_string()))
+        }
+        _ => (authority.clone(), None),
+    };
+    patterns.iter().any(|pattern| {
+        let pattern = pattern.to_ascii_lowercase();
+        let (p_host, p_port) = pattern
+            .rsplit_once(':')
+            .map_or((pattern.as_str(), None), |(h, p)| (h, Some(p)));
+        let host_ok = match p_host.strip_prefix("*.") {
+            Some(suffix) => host.ends_with(&format!(".{suffix}")),
+            None => host == p_host,
+        };
+        host_ok && p_port.is_none_or(|p| port.as_deref() == Some(p))
+    })
+}
+
 /// Whether an answer is worth another attempt.
 pub fn retryable(status: Option<u16>) -> bool {
     status.is_none_or(|s| s >= 500 || s == 429)
@@ -623,6 +670,34 @@ mod tests {
         assert_eq!(
             (backoff_ms(2), backoff_ms(3), backoff_ms(4)),
             (500, 1000, 2000)
+        );
+    }
+
+    #[test]
+    fn partner_calls_go_only_to_hosts_the_workspace_allowed() {
+        // SPEC A-N8
+        let allowed = vec![
+            "api.shop.vn".to_string(),
+            "*.haravan.com".to_string(),
+            "127.0.0.1:8080".to_string(),
+        ];
+        assert!(host_allowed(&allowed, "https://api.shop.vn/orders/1"));
+        assert!(
+            host_allowed(&allowed, "https://api.shop.vn:8443/x"),
+            "no port in the pattern: any port"
+        );
+        assert!(host_allowed(&allowed, "https://apis.haravan.com/x"));
+        assert!(!host_allowed(&allowed, "https://haravan.com/x"));
+        assert!(!host_allowed(&allowed, "https://evil.vn/?next=api.shop.vn"));
+        assert!(!host_allowed(&allowed, "https://api.shop.vn.evil.vn/"));
+        assert!(!host_allowed(&allowed, "http://user@evil.vn/"));
+        assert!(host_allowed(&allowed, "http://127.0.0.1:8080/hook"));
+        assert!(!host_allowed(&allowed, "http://127.0.0.1:9090/hook"));
+        assert!(valid_host_pattern("*.haravan.com") && valid_host_pattern("127.0.0.1:8080"));
+        assert!(
+            !valid_host_pattern("https://x.vn")
+                && !valid_host_pattern("a..b")
+                && !valid_host_pattern("x:port")
         );
     }
 
