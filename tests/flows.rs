@@ -1287,3 +1287,80 @@ fn crm_actions_tag_the_customer_set_attributes_and_open_one_ticket() {
         "the flow's own updates do not re-fire it"
     );
 }
+
+#[test]
+fn a_bad_input_corpus_gets_4xx_json_and_writes_nothing() {
+    // SPEC A-T3 A-T5 A-V
+    let app = Launch::careflow().start();
+    let key = workspace(&app, "omicron");
+    let flow_id = publish(&app, &key, &care_flow("http://127.0.0.1:9"));
+    let auth = format!("Bearer {key}");
+    let json_headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let trigger = format!("/api/v1/flows/{flow_id}/trigger");
+    let ten_mb = vec![b'7'; 10 * 1024 * 1024];
+    let cases: Vec<(&str, String, Vec<u8>, u16)> = vec![
+        (
+            "invalid JSON",
+            trigger.clone(),
+            b"{\"order\": ".to_vec(),
+            400,
+        ),
+        ("a JSON array", trigger.clone(), b"[1,2,3]".to_vec(), 400),
+        (
+            "wrong types",
+            trigger.clone(),
+            br#"{"order": 5, "so_dien_thoai": true}"#.to_vec(),
+            422,
+        ),
+        ("10 MB body", trigger.clone(), ten_mb.clone(), 413),
+        ("10 MB webhook", "/hooks/ft_x".to_string(), ten_mb, 413),
+    ];
+    for (name, path, body, status) in cases {
+        let a = app.request("POST", &path, &json_headers, Some(&body));
+        assert_eq!(a.status, status, "{name}: {}", a.body);
+        a.error_code();
+    }
+    // Injection attempts in templates are problems at save time, not code.
+    for (i, attempt) in [
+        "{% for x in range(999999) %}x{% endfor %}",
+        "{{ ''.__class__ }}",
+        "{{ range(10) }}",
+        "{{ self }}",
+        "{% include '/etc/passwd' %}",
+        "{{ customer.name | attr('x') }}",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut flow = care_flow("http://127.0.0.1:9");
+        flow["nodes"][4]["settings"]["values"]["loi_chao"] = json!(attempt);
+        let saved = call(&app, "POST", "/api/v1/flows", &key, Some(&flow)).json();
+        let problems = saved["problems"].as_array().unwrap();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p["field"] == "settings.values.loi_chao" && p["severity"] == "error"),
+            "attempt {i} {attempt}: {problems:?}"
+        );
+        let id = saved["id"].as_str().unwrap();
+        assert_eq!(
+            call(
+                &app,
+                "POST",
+                &format!("/api/v1/flows/{id}/publish"),
+                &key,
+                None
+            )
+            .status,
+            422
+        );
+    }
+    let runs = call(&app, "GET", "/api/v1/runs", &key, None).json();
+    assert!(
+        runs["data"].as_array().unwrap().is_empty(),
+        "no run was started by bad input"
+    );
+}
