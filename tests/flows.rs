@@ -1364,3 +1364,58 @@ fn a_bad_input_corpus_gets_4xx_json_and_writes_nothing() {
         "no run was started by bad input"
     );
 }
+
+#[test]
+fn a_partner_that_does_not_answer_in_time_fails_the_step_after_its_attempts() {
+    // SPEC A-N8
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let attempts = Arc::new(Mutex::new(0u32));
+    let seen = attempts.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            *seen.lock().unwrap() += 1;
+            // Read the request, then never answer within the timeout.
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let _ = read_request(&mut stream);
+                std::thread::sleep(Duration::from_secs(5));
+            });
+        }
+    });
+    let app = Launch::careflow().start();
+    let key = workspace(&app, "pi");
+    allow_local_partners(&app, &key);
+    let flow = json!({
+        "name": "Đối tác chậm",
+        "trigger": {"type": "api"},
+        "nodes": [{"id": "slow", "type": "action", "settings": {"action": "http_request", "url": format!("{url}/x"), "timeout_ms": 400, "max_attempts": 2}}],
+        "edges": [{"from": "trigger", "to": "slow"}]
+    });
+    let flow_id = publish(&app, &key, &flow);
+    let started = Instant::now();
+    let run = call(
+        &app,
+        "POST",
+        &format!("/api/v1/flows/{flow_id}/trigger"),
+        &key,
+        Some(&json!({})),
+    )
+    .json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let failed = wait_for_status(&app, &key, &run, "failed");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the timeout, not the partner, ended the attempts"
+    );
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("after 2 attempt"),
+        "{failed}"
+    );
+    assert_eq!(*attempts.lock().unwrap(), 2);
+}

@@ -520,3 +520,136 @@ pub fn excel(rows: usize) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// Lateness percentiles from the store: step 2 start minus the delay's due.
+fn lateness(db_path: &std::path::Path) -> anyhow::Result<Vec<i64>> {
+    let db = rusqlite::Connection::open(db_path)?;
+    let mut stmt = db.prepare(
+        "SELECT json_extract(w.decision, '$.due_at'), d.started_at FROM run_steps w JOIN run_steps d ON d.run_id = w.run_id AND d.step_no = w.step_no + 1 WHERE w.node_id = 'wait'",
+    )?;
+    let mut late: Vec<i64> = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .filter_map(Result::ok)
+        .filter_map(|(due, started)| {
+            let due = chrono::DateTime::parse_from_rfc3339(&due).ok()?;
+            let started = chrono::DateTime::parse_from_rfc3339(&started).ok()?;
+            Some((started - due).num_milliseconds())
+        })
+        .collect();
+    late.sort_unstable();
+    Ok(late)
+}
+
+/// `count` runs put to sleep on their delay directly in the store (the
+/// same engine crate, natively), due evenly over `window`; then the runner
+/// wakes them and the lateness of each is measured.
+pub fn delays_bulk(count: usize, window: Duration) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("careflow-delays-bulk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let state = dir.join("app");
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
+    let up = |addr: SocketAddr| -> anyhow::Result<crate::Server> {
+        let mut cmd = Command::new(sibling("careflow"));
+        cmd.arg("up")
+            .arg("-f")
+            .arg(root().join("spin.toml"))
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--quiet");
+        cmd.env("SPIN_VARIABLE_ADMIN_TOKEN", "bench");
+        start("careflow app", cmd, addr)
+    };
+    let app = up(addr)?;
+    let (_, created) = http_once(
+        addr,
+        "POST",
+        "/api/v1/workspaces",
+        "bench",
+        r#"{"name":"Bench","owner_email":"b@b.vn","owner_name":"B"}"#,
+    )?;
+    let key = created["api_key"]["key"]
+        .as_str()
+        .context("api key")?
+        .to_string();
+    let flow_id = publish(addr, &key, &delay_flow())?;
+    let workspace = http_once(addr, "GET", "/api/v1/workspaces/current", &key, "")?.1["id"]
+        .as_str()
+        .context("workspace")?
+        .to_string();
+    drop(app);
+
+    let db_path = state.join("sqlite_db.db");
+    let conn = rusqlite::Connection::open(&db_path)?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
+    let db = NativeDb(conn);
+    let mut clock = BenchClock(0);
+    let live = flows::live(&db, Some(&workspace), &flow_id, None)
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    // Leave room for creating them and for the runner to start.
+    let lead = Duration::from_secs_f64(count as f64 / 4_000.0 + 15.0);
+    let first_due = chrono::Utc::now() + chrono::Duration::from_std(lead)?;
+    let step = window.as_secs_f64() / count as f64;
+    let mut exec = InProcess {
+        perform: |_: &careflow_flow::nodes::Effect| Ok(serde_json::Map::new()),
+    };
+    let created_at = Instant::now();
+    for chunk in (0..count).collect::<Vec<_>>().chunks(1_000) {
+        db.transaction(|db| {
+            for &i in chunk {
+                let due =
+                    first_due + chrono::Duration::milliseconds((i as f64 * step * 1000.0) as i64);
+                let data =
+                    serde_json::from_value(json!({ "due": due.to_rfc3339() })).expect("object");
+                let run = runs::start(db, &mut clock, &live, "bench", &data, None)?;
+                runs::claim(db, &run.run_id, clock.now_ms(), "bulk")?;
+                advance(db, &mut clock, &mut exec, &run.run_id, "bulk", 1, 1000)?;
+            }
+            Ok::<_, careflow_api::ApiError>(())
+        })
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    }
+    let creation = created_at.elapsed();
+    drop(db);
+    if chrono::Utc::now() > first_due {
+        bail!("creating {count} waiting runs took {creation:?}, past the first due time");
+    }
+    let app = up(addr)?;
+    let deadline = Instant::now() + lead + window + Duration::from_secs(1_800);
+    loop {
+        let waiting: i64 = rusqlite::Connection::open(&db_path)?.query_row(
+            "SELECT count(*) FROM waits",
+            [],
+            |r| r.get(0),
+        )?;
+        if waiting == 0 || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let finished = Instant::now();
+    drop(app);
+    let late = lateness(&db_path)?;
+    let pick = |q: f64| {
+        late.get(((late.len() as f64 * q) as usize).min(late.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    println!("## Delay wake-up lateness (bulk-loaded waits)\n");
+    println!(
+        "{count} runs waiting (put to sleep natively in {:.1}s), due evenly over {}s; resumed: {} of {count}; drained {:.0}s after the last due time. Lateness p50 {} ms, p99 {} ms, max {} ms.",
+        creation.as_secs_f64(),
+        window.as_secs(),
+        late.len(),
+        (finished.duration_since(created_at).as_secs_f64()
+            - lead.as_secs_f64()
+            - window.as_secs_f64())
+        .max(0.0),
+        pick(0.5),
+        pick(0.99),
+        late.last().copied().unwrap_or(0)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

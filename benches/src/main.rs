@@ -52,6 +52,10 @@ enum Cmd {
         /// Seconds over which the waits fall due.
         #[arg(long, default_value_t = 60)]
         window: u64,
+        /// Create the waiting runs directly in the store (the engine crate,
+        /// natively) instead of through the API trigger: for 100,000+.
+        #[arg(long)]
+        bulk: bool,
     },
     /// A large .xlsx upload: time until every row's run is enqueued.
     Excel {
@@ -80,7 +84,16 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Cmd::NativeHello { listen } => native_hello(listen),
         Cmd::Flows { seconds } => flows::bench(Duration::from_secs(seconds)),
-        Cmd::Delays { runs, window } => flows::delays(runs, Duration::from_secs(window)),
+        Cmd::Delays {
+            runs,
+            window,
+            bulk: false,
+        } => flows::delays(runs, Duration::from_secs(window)),
+        Cmd::Delays {
+            runs,
+            window,
+            bulk: true,
+        } => flows::delays_bulk(runs, Duration::from_secs(window)),
         Cmd::Excel { rows } => flows::excel(rows),
         Cmd::Load {
             addr,

@@ -7,7 +7,7 @@
 use careflow_api::ApiError;
 use careflow_flow::nodes::Effect;
 use careflow_flow::nodes::action::{HttpCall, backoff_ms, map_response, retryable};
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
 #[http_component]
@@ -57,14 +57,116 @@ fn handle(req: Request) -> Response {
     }
 }
 
-fn method(name: &str) -> Method {
-    match name {
-        "GET" => Method::Get,
-        "PUT" => Method::Put,
-        "PATCH" => Method::Patch,
-        "DELETE" => Method::Delete,
-        _ => Method::Post,
+/// One attempt of a partner call through `wasi:http` directly, because
+/// spin-sdk 5.2's `send` takes no request options: the call's `timeout_ms`
+/// bounds connecting, the first byte and each gap between bytes.
+fn send_with_timeout(call: &HttpCall) -> Result<(u16, Vec<(String, String)>, String), String> {
+    use spin_sdk::wit::wasi::http0_2_0::{outgoing_handler, types as wasi_http};
+    let (scheme, rest) = call.url.split_once("://").ok_or("the URL has no scheme")?;
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let path = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_string()
+    };
+    let mut fields: Vec<(String, Vec<u8>)> = vec![(
+        "idempotency-key".into(),
+        call.idempotency_key.clone().into_bytes(),
+    )];
+    fields.extend(
+        call.headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone().into_bytes())),
+    );
+    if let Some(body) = &call.body {
+        if !call
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            fields.push(("content-type".into(), b"application/json".to_vec()));
+        }
+        // A length, not chunked encoding: many partner APIs refuse chunks.
+        fields.push(("content-length".into(), body.len().to_string().into_bytes()));
     }
+    let headers =
+        wasi_http::Fields::from_list(&fields).map_err(|e| format!("bad header: {e:?}"))?;
+    let request = wasi_http::OutgoingRequest::new(headers);
+    let method = match call.method.as_str() {
+        "GET" => wasi_http::Method::Get,
+        "PUT" => wasi_http::Method::Put,
+        "PATCH" => wasi_http::Method::Patch,
+        "DELETE" => wasi_http::Method::Delete,
+        _ => wasi_http::Method::Post,
+    };
+    let scheme = if scheme.eq_ignore_ascii_case("https") {
+        wasi_http::Scheme::Https
+    } else {
+        wasi_http::Scheme::Http
+    };
+    request.set_method(&method).map_err(|()| "bad method")?;
+    request
+        .set_scheme(Some(&scheme))
+        .map_err(|()| "bad scheme")?;
+    request
+        .set_authority(Some(authority))
+        .map_err(|()| "bad host")?;
+    request
+        .set_path_with_query(Some(&path))
+        .map_err(|()| "bad path")?;
+    let body = request.body().map_err(|()| "no request body")?;
+    let timeout_ns = call.timeout_ms.saturating_mul(1_000_000);
+    let options = wasi_http::RequestOptions::new();
+    let _ = options.set_connect_timeout(Some(timeout_ns));
+    let _ = options.set_first_byte_timeout(Some(timeout_ns));
+    let _ = options.set_between_bytes_timeout(Some(timeout_ns));
+    let pending = outgoing_handler::handle(request, Some(options)).map_err(|e| format!("{e:?}"))?;
+    if let Some(text) = &call.body {
+        let stream = body.write().map_err(|()| "request body stream")?;
+        for chunk in text.as_bytes().chunks(4096) {
+            stream
+                .blocking_write_and_flush(chunk)
+                .map_err(|e| format!("sending the body: {e:?}"))?;
+        }
+        drop(stream);
+    }
+    wasi_http::OutgoingBody::finish(body, None).map_err(|e| format!("{e:?}"))?;
+    let response = loop {
+        if let Some(result) = pending.get() {
+            break result
+                .map_err(|()| "response taken twice")?
+                .map_err(|e| format!("{e:?}"))?;
+        }
+        pending.subscribe().block();
+    };
+    let status = response.status();
+    let headers = response
+        .headers()
+        .entries()
+        .into_iter()
+        .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+        .collect();
+    let incoming = response.consume().map_err(|()| "response body")?;
+    let stream = incoming.stream().map_err(|()| "response body stream")?;
+    let mut bytes = Vec::new();
+    loop {
+        match stream.blocking_read(64 * 1024) {
+            Ok(chunk) => bytes.extend(chunk),
+            Err(_) => break,
+        }
+        if bytes.len() > 4 * 1024 * 1024 {
+            return Err("the partner answered more than 4 MiB".into());
+        }
+    }
+    drop(stream);
+    Ok((
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    ))
 }
 
 fn perform(call: &HttpCall) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
@@ -73,34 +175,8 @@ fn perform(call: &HttpCall) -> Result<serde_json::Map<String, serde_json::Value>
         if attempt > 1 {
             std::thread::sleep(std::time::Duration::from_millis(backoff_ms(attempt)));
         }
-        let mut builder = Request::builder();
-        builder
-            .method(method(&call.method))
-            .uri(call.url.clone())
-            .header("idempotency-key", call.idempotency_key.clone());
-        for (name, value) in &call.headers {
-            builder.header(name.clone(), value.clone());
-        }
-        if let Some(body) = &call.body {
-            if !call
-                .headers
-                .iter()
-                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-            {
-                builder.header("content-type", "application/json");
-            }
-            // A length, not chunked encoding: many partner APIs refuse chunks.
-            builder.header("content-length", body.len().to_string());
-            builder.body(body.clone());
-        }
-        match spin_sdk::http::run(spin_sdk::http::send::<_, Response>(builder.build())) {
-            Ok(res) => {
-                let status = *res.status();
-                let headers: Vec<(String, String)> = res
-                    .headers()
-                    .map(|(k, v)| (k.to_string(), v.as_str().unwrap_or_default().to_string()))
-                    .collect();
-                let body = String::from_utf8_lossy(res.body()).into_owned();
+        match send_with_timeout(call) {
+            Ok((status, headers, body)) => {
                 if retryable(Some(status)) && attempt < call.max_attempts {
                     last = format!("answered {status}");
                     continue;
