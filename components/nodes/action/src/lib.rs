@@ -60,7 +60,14 @@ fn handle(req: Request) -> Response {
 /// One attempt of a partner call through `wasi:http` directly, because
 /// spin-sdk 5.2's `send` takes no request options: the call's `timeout_ms`
 /// bounds connecting, the first byte and each gap between bytes.
-fn send_with_timeout(call: &HttpCall) -> Result<(u16, Vec<(String, String)>, String), String> {
+/// A partner's answer to one attempt.
+struct PartnerAnswer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+fn send_with_timeout(call: &HttpCall) -> Result<PartnerAnswer, String> {
     use spin_sdk::wit::wasi::http0_2_0::{outgoing_handler, types as wasi_http};
     let (scheme, rest) = call.url.split_once("://").ok_or("the URL has no scheme")?;
     let (authority, path) = match rest.find(['/', '?']) {
@@ -176,7 +183,11 @@ fn perform(call: &HttpCall) -> Result<serde_json::Map<String, serde_json::Value>
             std::thread::sleep(std::time::Duration::from_millis(backoff_ms(attempt)));
         }
         match send_with_timeout(call) {
-            Ok((status, headers, body)) => {
+            Ok(PartnerAnswer {
+                status,
+                headers,
+                body,
+            }) => {
                 if retryable(Some(status)) && attempt < call.max_attempts {
                     last = format!("answered {status}");
                     continue;
