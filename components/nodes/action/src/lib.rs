@@ -169,11 +169,11 @@ fn send_with_timeout(call: &HttpCall) -> Result<PartnerAnswer, String> {
         }
     }
     drop(stream);
-    Ok((
+    Ok(PartnerAnswer {
         status,
         headers,
-        String::from_utf8_lossy(&bytes).into_owned(),
-    ))
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    })
 }
 
 fn perform(call: &HttpCall) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
