@@ -61,6 +61,54 @@ impl Clock for BenchClock {
     }
 }
 
+/// Starts `careflow up` on the careflow app with the bench admin token.
+pub fn careflow_up(
+    state: &std::path::Path,
+    addr: SocketAddr,
+    extra: &[&str],
+) -> anyhow::Result<crate::Server> {
+    let mut cmd = Command::new(sibling("careflow"));
+    cmd.arg("up")
+        .arg("-f")
+        .arg(root().join("spin.toml"))
+        .arg("--listen")
+        .arg(addr.to_string())
+        .arg("--state-dir")
+        .arg(state)
+        .arg("--quiet")
+        .args(extra);
+    cmd.env("SPIN_VARIABLE_ADMIN_TOKEN", "bench");
+    start("careflow app", cmd, addr)
+}
+
+/// The careflow app under the runner with a fresh workspace: where every
+/// flows benchmark starts.
+struct BenchApp {
+    server: crate::Server,
+    addr: SocketAddr,
+    key: String,
+}
+
+fn bench_app(state: &std::path::Path, extra: &[&str]) -> anyhow::Result<BenchApp> {
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
+    let server = careflow_up(state, addr, extra)?;
+    let (status, created) = http_once(
+        addr,
+        "POST",
+        "/api/v1/workspaces",
+        "bench",
+        r#"{"name":"Bench","owner_email":"b@b.vn","owner_name":"B"}"#,
+    )?;
+    if status != 201 {
+        bail!("creating the bench workspace: {status} {created}");
+    }
+    let key = created["api_key"]["key"]
+        .as_str()
+        .context("api key")?
+        .to_string();
+    Ok(BenchApp { server, addr, key })
+}
+
 /// Runs per second and mean latency of one flow, in-process.
 fn native(
     flow: &Value,
@@ -198,32 +246,11 @@ pub fn bench(measure: Duration) -> anyhow::Result<()> {
     let (native5, native5_lat) = native(&five_nodes(), measure, &dir, "five")?;
     let (native1, native1_lat) = native(&one_node(), measure, &dir, "one")?;
 
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
-    let mut cmd = Command::new(sibling("careflow"));
-    cmd.arg("up")
-        .arg("-f")
-        .arg(root().join("spin.toml"))
-        .arg("--listen")
-        .arg(addr.to_string())
-        .arg("--state-dir")
-        .arg(dir.join("app"))
-        .arg("--quiet");
-    cmd.env("SPIN_VARIABLE_ADMIN_TOKEN", "bench");
-    let app = start("careflow app", cmd, addr)?;
-    let (status, created) = http_once(
+    let BenchApp {
+        server: app,
         addr,
-        "POST",
-        "/api/v1/workspaces",
-        "bench",
-        r#"{"name":"Bench","owner_email":"b@b.vn","owner_name":"B"}"#,
-    )?;
-    if status != 201 {
-        bail!("creating the bench workspace: {status} {created}");
-    }
-    let key = created["api_key"]["key"]
-        .as_str()
-        .context("api key")?
-        .to_string();
+        key,
+    } = bench_app(&dir.join("app"), &[])?;
     let five = publish(addr, &key, &five_nodes())?;
     let one = publish(addr, &key, &one_node())?;
 
@@ -306,29 +333,11 @@ fn delay_flow() -> Value {
 pub fn delays(count: usize, window: Duration) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("careflow-delays-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
-    let mut cmd = Command::new(sibling("careflow"));
-    cmd.arg("up")
-        .arg("-f")
-        .arg(root().join("spin.toml"))
-        .arg("--listen")
-        .arg(addr.to_string())
-        .arg("--state-dir")
-        .arg(dir.join("app"))
-        .arg("--quiet");
-    cmd.env("SPIN_VARIABLE_ADMIN_TOKEN", "bench");
-    let app = start("careflow app", cmd, addr)?;
-    let (_, created) = http_once(
+    let BenchApp {
+        server: app,
         addr,
-        "POST",
-        "/api/v1/workspaces",
-        "bench",
-        r#"{"name":"Bench","owner_email":"b@b.vn","owner_name":"B"}"#,
-    )?;
-    let key = created["api_key"]["key"]
-        .as_str()
-        .context("api key")?
-        .to_string();
+        key,
+    } = bench_app(&dir.join("app"), &[])?;
     let flow = publish(addr, &key, &delay_flow())?;
 
     // Creation at ~300 runs/s: leave room before the first due time.
@@ -431,31 +440,11 @@ pub fn excel(rows: usize) -> anyhow::Result<()> {
     let file = book.save_to_buffer()?;
     let dir = std::env::temp_dir().join(format!("careflow-excel-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
-    let mut cmd = Command::new(sibling("careflow"));
-    cmd.arg("up")
-        .arg("-f")
-        .arg(root().join("spin.toml"))
-        .arg("--listen")
-        .arg(addr.to_string())
-        .arg("--state-dir")
-        .arg(dir.join("app"))
-        .arg("--quiet");
-    cmd.arg("--max-body-bytes")
-        .arg((32 * 1024 * 1024).to_string());
-    cmd.env("SPIN_VARIABLE_ADMIN_TOKEN", "bench");
-    let app = start("careflow app", cmd, addr)?;
-    let (_, created) = http_once(
+    let BenchApp {
+        server: app,
         addr,
-        "POST",
-        "/api/v1/workspaces",
-        "bench",
-        r#"{"name":"Bench","owner_email":"b@b.vn","owner_name":"B"}"#,
-    )?;
-    let key = created["api_key"]["key"]
-        .as_str()
-        .context("api key")?
-        .to_string();
+        key,
+    } = bench_app(&dir.join("app"), &["--max-body-bytes", "33554432"])?;
     let flow = json!({
         "name": "bench excel",
         "variables": [{"name": "ho_ten", "type": "text", "required": true}, {"name": "so_dien_thoai", "type": "phone", "required": true}, {"name": "tong_tien", "type": "number"}],
@@ -547,32 +536,11 @@ pub fn delays_bulk(count: usize, window: Duration) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("careflow-delays-bulk-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let state = dir.join("app");
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
-    let up = |addr: SocketAddr| -> anyhow::Result<crate::Server> {
-        let mut cmd = Command::new(sibling("careflow"));
-        cmd.arg("up")
-            .arg("-f")
-            .arg(root().join("spin.toml"))
-            .arg("--listen")
-            .arg(addr.to_string())
-            .arg("--state-dir")
-            .arg(&state)
-            .arg("--quiet");
-        cmd.env("SPIN_VARIABLE_ADMIN_TOKEN", "bench");
-        start("careflow app", cmd, addr)
-    };
-    let app = up(addr)?;
-    let (_, created) = http_once(
+    let BenchApp {
+        server: app,
         addr,
-        "POST",
-        "/api/v1/workspaces",
-        "bench",
-        r#"{"name":"Bench","owner_email":"b@b.vn","owner_name":"B"}"#,
-    )?;
-    let key = created["api_key"]["key"]
-        .as_str()
-        .context("api key")?
-        .to_string();
+        key,
+    } = bench_app(&state, &[])?;
     let flow_id = publish(addr, &key, &delay_flow())?;
     let workspace = http_once(addr, "GET", "/api/v1/workspaces/current", &key, "")?.1["id"]
         .as_str()
@@ -615,7 +583,7 @@ pub fn delays_bulk(count: usize, window: Duration) -> anyhow::Result<()> {
     if chrono::Utc::now() > first_due {
         bail!("creating {count} waiting runs took {creation:?}, past the first due time");
     }
-    let app = up(addr)?;
+    let app = careflow_up(&state, addr, &[])?;
     let deadline = Instant::now() + lead + window + Duration::from_secs(1_800);
     loop {
         let waiting: i64 = rusqlite::Connection::open(&db_path)?.query_row(

@@ -441,17 +441,7 @@ fn http_bench(measure: Duration, clients: &[usize], spin: Option<&Path>) -> anyh
 
     // The whole careflow app, every component loaded.
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
-    let mut cmd = Command::new(&careflow);
-    cmd.arg("up")
-        .arg("-f")
-        .arg(root().join("spin.toml"))
-        .arg("--listen")
-        .arg(addr.to_string())
-        .arg("--state-dir")
-        .arg(state.join("app"))
-        .arg("--quiet");
-    cmd.env("SPIN_VARIABLE_ADMIN_TOKEN", "bench");
-    let app = start("careflow app", cmd, addr)?;
+    let app = flows::careflow_up(&state.join("app"), addr, &[])?;
     let _ = load(
         app.addr,
         "/api/v1/health",
