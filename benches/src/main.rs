@@ -62,6 +62,9 @@ enum Cmd {
         #[arg(long, default_value_t = 100_000)]
         rows: usize,
     },
+    /// Dialer pacing in the shift simulator (B-G, B-D): progressive,
+    /// adaptive dial level, careflow predictive and the oracle.
+    Dialer,
     /// Drive an already running server (for profiling it).
     Load {
         #[arg(long)]
@@ -95,6 +98,10 @@ fn main() -> anyhow::Result<()> {
             bulk: true,
         } => flows::delays_bulk(runs, Duration::from_secs(window)),
         Cmd::Excel { rows } => flows::excel(rows),
+        Cmd::Dialer => {
+            dialer_table();
+            Ok(())
+        }
         Cmd::Load {
             addr,
             path,
@@ -465,4 +472,45 @@ fn http_bench(measure: Duration, clients: &[usize], spin: Option<&Path>) -> anyh
     drop(app);
     let _ = std::fs::remove_dir_all(&state);
     Ok(())
+}
+
+fn dialer_table() {
+    use careflow_dialer::{Adaptive, Oracle, Pacer, Predictive, Progressive, Scenario, run};
+    println!(
+        "## Dialer pacing: 8-hour shift, handle time log-normal mean 180 s, max wait 3 s, abandon cap 3 %\n"
+    );
+    println!(
+        "| agents | answer rate | pacer | occupancy | vs oracle | vs progressive | abandon (shift) | abandon (worst hour) | wait p95 | contacts / agent-hour |"
+    );
+    println!("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    for agents in [5, 20, 100] {
+        for rate in [0.15, 0.30, 0.60] {
+            let scenario = Scenario::standard(agents, rate, 42);
+            let pacers: Vec<Box<dyn Pacer>> = vec![
+                Box::new(Progressive),
+                Box::new(Adaptive::default()),
+                Box::new(Predictive::default()),
+                Box::new(Oracle),
+            ];
+            let outcomes: Vec<(&str, careflow_dialer::Outcome)> = pacers
+                .into_iter()
+                .map(|mut p| (p.name(), run(&scenario, p.as_mut())))
+                .collect();
+            let oracle = outcomes[3].1.occupancy;
+            let progressive = outcomes[0].1.occupancy;
+            for (name, o) in &outcomes {
+                println!(
+                    "| {agents} | {:.0} % | {name} | {:.1} % | {:.0} % | {:.2}× | {:.2} % | {:.2} % | {:.0} s | {:.1} |",
+                    rate * 100.0,
+                    o.occupancy * 100.0,
+                    100.0 * o.occupancy / oracle,
+                    o.occupancy / progressive,
+                    o.abandon_rate * 100.0,
+                    o.worst_hour_abandon * 100.0,
+                    o.wait_p95,
+                    o.contacts_per_agent_hour
+                );
+            }
+        }
+    }
 }
