@@ -26,15 +26,6 @@ impl Context for HostContext {
     }
 }
 
-impl careflow_engine::Clock for HostContext {
-    fn now_ms(&self) -> i64 {
-        chrono::Utc::now().timestamp_millis()
-    }
-    fn new_id(&mut self) -> String {
-        uuid::Uuid::new_v4().to_string()
-    }
-}
-
 #[http_component]
 fn handle(req: Request) -> Response {
     match route(&req) {
@@ -187,7 +178,7 @@ fn flows_and_runs(
 ) -> Result<Response, ApiError> {
     use careflow_engine::{flows, runs};
     let (workspace, _) = principal.workspace()?;
-    let mut clock = HostContext;
+    let mut clock = careflow_engine::SystemClock;
     let document = || -> Result<careflow_flow::Flow, ApiError> {
         let value: serde_json::Value = parse_json(header(req, "content-type"), req.body())?;
         flows::parse_document(&value)
@@ -363,7 +354,7 @@ fn objects(
 ) -> Result<Response, ApiError> {
     use careflow_engine::crm;
     let (workspace, _) = principal.workspace()?;
-    let mut clock = HostContext;
+    let mut clock = careflow_engine::SystemClock;
     let body = || parse_json::<serde_json::Value>(header(req, "content-type"), req.body());
     let response = match (method, rest) {
         (Method::Get, []) => {

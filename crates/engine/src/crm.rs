@@ -271,12 +271,8 @@ pub fn drain_changes(db: &impl Db, clock: &mut impl Clock, limit: i64) -> Result
             .unwrap_or(Value::Null);
         db.transaction(|db| {
             if let Ok(object) = get(db, &workspace, &kind, &object_id) {
-                let enabled = db.execute("SELECT id FROM flows WHERE workspace_id = ? AND enabled = 1 AND published_version IS NOT NULL", &[workspace.as_str().into()])?;
-                for flow_id in enabled.iter().filter_map(|r| r.text("id")) {
-                    let live = flows::live_unchecked(db, &workspace, &flow_id)?;
-                    if live.flow.trigger.kind != TriggerKind::Condition {
-                        continue;
-                    }
+                for live in flows::live_with_trigger(db, &workspace, TriggerKind::Condition)? {
+                    let flow_id = live.flow_id.clone();
                     let Ok(settings) = serde_json::from_value::<condition_trigger::Settings>(live.flow.trigger.settings.clone()) else { continue };
                     let state = db.execute("SELECT matched FROM condition_state WHERE flow_id = ? AND object_id = ?", &[flow_id.as_str().into(), object_id.as_str().into()])?;
                     let was = state.first().and_then(|r| r.int("matched")) == Some(1);

@@ -224,6 +224,27 @@ pub fn live_unchecked(db: &impl Db, workspace: &str, flow_id: &str) -> Result<Li
     })
 }
 
+/// The live versions of a workspace's enabled flows that start from `kind`
+/// (partner events, object changes find their flows this way).
+pub fn live_with_trigger(
+    db: &impl Db,
+    workspace: &str,
+    kind: careflow_flow::TriggerKind,
+) -> Result<Vec<Live>, ApiError> {
+    let rows = db.execute(
+        "SELECT id FROM flows WHERE workspace_id = ? AND enabled = 1 AND published_version IS NOT NULL",
+        &[workspace.into()],
+    )?;
+    let mut live = Vec::new();
+    for id in rows.iter().filter_map(|r| r.text("id")) {
+        let flow = live_unchecked(db, workspace, &id)?;
+        if flow.flow.trigger.kind == kind {
+            live.push(flow);
+        }
+    }
+    Ok(live)
+}
+
 /// The live flow behind a webhook URL (`/hooks/:token`).
 pub fn live_by_token(db: &impl Db, token: &str) -> Result<Live, ApiError> {
     let rows = db.execute(

@@ -6,10 +6,19 @@ use careflow_flow::nodes::{Outcome, RunInput, node_kind};
 
 use crate::advance::NodeRequest;
 
+/// Reads the engine's request `body`.
+pub fn parse(body: &[u8]) -> Result<NodeRequest, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("not a node request: {e}")))
+}
+
 /// Runs `kind` for the engine's request `body`.
 pub fn execute(kind: &str, body: &[u8]) -> Result<Outcome, ApiError> {
-    let request: NodeRequest = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("not a node request: {e}")))?;
+    execute_request(kind, &parse(body)?)
+}
+
+/// Runs `kind` for an already parsed request.
+pub fn execute_request(kind: &str, request: &NodeRequest) -> Result<Outcome, ApiError> {
     if request.node_type != kind {
         return Err(ApiError::bad_request(format!(
             "this is the `{kind}` node, not `{}`",

@@ -137,22 +137,19 @@ pub fn flows_for(
     kind: PartnerKind,
     event_type: &str,
 ) -> Result<Vec<Live>, ApiError> {
-    let rows = db.execute("SELECT id FROM flows WHERE workspace_id = ? AND enabled = 1 AND published_version IS NOT NULL", &[workspace.into()])?;
-    let mut live = Vec::new();
-    for id in rows.iter().filter_map(|r| r.text("id")) {
-        let flow = flows::live_unchecked(db, workspace, &id)?;
-        let settings = &flow.flow.trigger.settings;
-        let matches = flow.flow.trigger.kind == TriggerKind::Partner
-            && settings.get("partner").and_then(|p| p.as_str()) == Some(kind.as_str())
-            && settings
-                .get("events")
-                .and_then(|e| e.as_array())
-                .is_some_and(|e| e.iter().any(|x| x.as_str() == Some(event_type)));
-        if matches {
-            live.push(flow);
-        }
-    }
-    Ok(live)
+    Ok(
+        flows::live_with_trigger(db, workspace, TriggerKind::Partner)?
+            .into_iter()
+            .filter(|flow| {
+                let settings = &flow.flow.trigger.settings;
+                settings.get("partner").and_then(|p| p.as_str()) == Some(kind.as_str())
+                    && settings
+                        .get("events")
+                        .and_then(|e| e.as_array())
+                        .is_some_and(|e| e.iter().any(|x| x.as_str() == Some(event_type)))
+            })
+            .collect(),
+    )
 }
 
 /// Most partner host patterns a workspace keeps.

@@ -402,9 +402,16 @@ pub fn cancel(
         inspect(db, workspace, run_id)?;
         let stored = load(db, run_id)?;
         if !stored.state.status.is_ended() {
-            let mut next = stored.state.clone();
-            next.status = RunStatus::Cancelled;
-            next.due_at = None;
+            let flow =
+                crate::flows::version(db, &stored.workspace_id, &stored.flow_id, stored.version)?;
+            let next = run::transition(
+                &stored.state,
+                &flow,
+                run::Event::Cancelled,
+                clock.now(),
+                run::DEFAULT_MAX_STEPS,
+            )
+            .map_err(|e| ApiError::internal(e.to_string()))?;
             save_state(db, clock, run_id, &next)?;
             db.execute("DELETE FROM waits WHERE run_id = ?", &[run_id.into()])?;
         }

@@ -12,49 +12,49 @@ use spin_sdk::http_component;
 
 #[http_component]
 fn handle(req: Request) -> Response {
-    let workspace = serde_json::from_slice::<serde_json::Value>(req.body())
-        .ok()
-        .and_then(|v| v["workspace_id"].as_str().map(str::to_string))
-        .unwrap_or_default();
-    let result =
-        careflow_engine::node_service::execute("action", req.body()).and_then(|mut outcome| {
-            for effect in std::mem::take(&mut outcome.effects) {
-                match &effect {
-                    Effect::Http(call) => {
-                    let db = careflow_store::SpinDb::open_default()?;
-                    let hosts = careflow_engine::partners::allowed_hosts(&db, &workspace)?;
-                    if !careflow_flow::nodes::action::host_allowed(&hosts, &call.url) {
-                        return Err(ApiError::validation(
-                            "settings.url",
-                            format!("{} is not a partner host this workspace allows (PUT /api/v1/workspaces/current/allowed-hosts)", call.url),
-                        ));
-                    }
-                    outcome.patch.extend(perform(call)?)
-                }
-                    Effect::Crm(change) => {
-                        let db = careflow_store::SpinDb::open_default()?;
-                        let patch = careflow_engine::crm::apply(
-                            &db,
-                            &mut careflow_engine::SystemClock,
-                            &workspace,
-                            change,
-                        )
-                        .map_err(|e| {
-                            ApiError::validation("settings", format!("{}: {}", e.code, e.message))
-                        })?;
-                        outcome.patch.extend(patch);
-                    }
-                }
-                outcome.effects.push(effect);
-            }
-            Ok(outcome)
-        });
-    match result {
+    match run_step(&req) {
         Ok(outcome) => {
             careflow_api::json_response(200, serde_json::to_string(&outcome).unwrap_or_default())
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// Runs the action and carries out its effects in the run's workspace.
+fn run_step(req: &Request) -> Result<careflow_flow::nodes::Outcome, ApiError> {
+    let request = careflow_engine::node_service::parse(req.body())?;
+    let workspace = request.workspace_id.as_str();
+    let mut outcome = careflow_engine::node_service::execute_request("action", &request)?;
+    if outcome.effects.is_empty() {
+        return Ok(outcome);
+    }
+    let db = careflow_store::SpinDb::open_default()?;
+    for effect in &outcome.effects {
+        let patch = match effect {
+            Effect::Http(call) => {
+                let hosts = careflow_engine::partners::allowed_hosts(&db, workspace)?;
+                if !careflow_flow::nodes::action::host_allowed(&hosts, &call.url) {
+                    return Err(ApiError::validation(
+                        "settings.url",
+                        format!(
+                            "{} is not a partner host this workspace allows (PUT /api/v1/workspaces/current/allowed-hosts)",
+                            call.url
+                        ),
+                    ));
+                }
+                perform(call)?
+            }
+            Effect::Crm(change) => careflow_engine::crm::apply(
+                &db,
+                &mut careflow_engine::SystemClock,
+                workspace,
+                change,
+            )
+            .map_err(|e| ApiError::validation("settings", format!("{}: {}", e.code, e.message)))?,
+        };
+        outcome.patch.extend(patch);
+    }
+    Ok(outcome)
 }
 
 /// One attempt of a partner call through `wasi:http` directly, because
