@@ -204,6 +204,162 @@ pub const MIGRATIONS: &[Migration] = &[
                 PRIMARY KEY (workspace_id, pattern)
             )"],
     },
+    Migration {
+        version: 7,
+        name: "outbound call campaigns",
+        statements: &[
+            // The subscription's concurrent-call cap and the hotlines B-A
+            // rotates over; one row per workspace / number.
+            "CREATE TABLE telephony_plans (
+                workspace_id TEXT PRIMARY KEY REFERENCES workspaces(id),
+                max_concurrent_calls INTEGER NOT NULL,
+                updated_at TEXT NOT NULL
+            )",
+            "CREATE TABLE hotlines (
+                workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+                number TEXT NOT NULL,
+                failing_until INTEGER,
+                created_at TEXT NOT NULL,
+                PRIMARY KEY (workspace_id, number)
+            )",
+            "CREATE TABLE agent_groups (
+                id TEXT PRIMARY KEY,
+                workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+                name TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                UNIQUE (workspace_id, name)
+            )",
+            "CREATE TABLE agent_group_members (
+                workspace_id TEXT NOT NULL,
+                group_id TEXT NOT NULL REFERENCES agent_groups(id),
+                user_id TEXT NOT NULL REFERENCES users(id),
+                PRIMARY KEY (group_id, user_id)
+            )",
+            // What an agent's softphone last said (B-3, agent state API).
+            "CREATE TABLE agent_states (
+                user_id TEXT PRIMARY KEY REFERENCES users(id),
+                workspace_id TEXT NOT NULL,
+                extension TEXT NOT NULL,
+                state TEXT NOT NULL,
+                auto_answer INTEGER NOT NULL DEFAULT 0,
+                call_id TEXT,
+                since_ms INTEGER NOT NULL,
+                wrap_until_ms INTEGER,
+                last_offered_ms INTEGER
+            )",
+            "CREATE INDEX agent_states_by_state ON agent_states (workspace_id, state)",
+            "CREATE TABLE campaigns (
+                id TEXT PRIMARY KEY,
+                workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+                name TEXT NOT NULL,
+                mode TEXT NOT NULL,
+                status TEXT NOT NULL,
+                settings TEXT NOT NULL,
+                starts_at_ms INTEGER NOT NULL,
+                ends_at_ms INTEGER NOT NULL,
+                pacer_state TEXT,
+                created_by TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )",
+            "CREATE INDEX campaigns_by_status ON campaigns (status, starts_at_ms)",
+            "CREATE INDEX campaigns_by_workspace ON campaigns (workspace_id, created_at)",
+            // Who moved a campaign and when (B-4).
+            "CREATE TABLE campaign_transitions (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                workspace_id TEXT NOT NULL,
+                campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+                from_status TEXT NOT NULL,
+                to_status TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                reason TEXT,
+                at TEXT NOT NULL
+            )",
+            "CREATE TABLE campaign_agents (
+                workspace_id TEXT NOT NULL,
+                campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+                user_id TEXT NOT NULL REFERENCES users(id),
+                daily_quota INTEGER,
+                PRIMARY KEY (campaign_id, user_id)
+            )",
+            "CREATE TABLE campaign_customers (
+                id TEXT PRIMARY KEY,
+                workspace_id TEXT NOT NULL,
+                campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+                customer_id TEXT,
+                phone TEXT NOT NULL,
+                name TEXT,
+                data TEXT NOT NULL,
+                state TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                last_result TEXT,
+                next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+                claimed_by TEXT,
+                claimed_ms INTEGER,
+                hotline TEXT,
+                created_at TEXT NOT NULL,
+                UNIQUE (campaign_id, phone)
+            )",
+            "CREATE INDEX campaign_customers_due ON campaign_customers (campaign_id, state, next_attempt_ms, created_at)",
+            "CREATE TABLE do_not_call (
+                workspace_id TEXT NOT NULL,
+                phone TEXT NOT NULL,
+                until_ms INTEGER NOT NULL,
+                campaign_id TEXT,
+                created_at TEXT NOT NULL,
+                PRIMARY KEY (workspace_id, phone)
+            )",
+            "CREATE TABLE manual_picks (
+                workspace_id TEXT NOT NULL,
+                campaign_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                day TEXT NOT NULL,
+                picks INTEGER NOT NULL,
+                PRIMARY KEY (campaign_id, user_id, day)
+            )",
+            "CREATE TABLE calls (
+                id TEXT PRIMARY KEY,
+                workspace_id TEXT NOT NULL,
+                campaign_id TEXT,
+                campaign_customer_id TEXT,
+                agent_id TEXT,
+                leg TEXT NOT NULL,
+                from_number TEXT NOT NULL,
+                to_number TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                provider_call_id TEXT,
+                state TEXT NOT NULL,
+                result TEXT,
+                attempt INTEGER NOT NULL,
+                placed_ms INTEGER NOT NULL,
+                answered_ms INTEGER,
+                queued_ms INTEGER,
+                offered_ms INTEGER,
+                bridged_ms INTEGER,
+                ended_ms INTEGER,
+                talk_seconds INTEGER,
+                skipped_agents TEXT NOT NULL DEFAULT '[]',
+                answers TEXT,
+                disposition TEXT,
+                ticket_id TEXT,
+                error TEXT
+            )",
+            "CREATE UNIQUE INDEX calls_by_provider_id ON calls (provider, provider_call_id)",
+            "CREATE INDEX calls_live ON calls (workspace_id, state)",
+            "CREATE INDEX calls_by_campaign ON calls (campaign_id, placed_ms)",
+            "CREATE TABLE call_events (
+                provider TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                workspace_id TEXT NOT NULL,
+                call_id TEXT NOT NULL,
+                signal TEXT NOT NULL,
+                at_ms INTEGER NOT NULL,
+                applied INTEGER NOT NULL,
+                received_at TEXT NOT NULL,
+                PRIMARY KEY (provider, event_id)
+            )",
+        ],
+    },
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
