@@ -245,37 +245,7 @@ impl Runner {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> Answer {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(60))
-            .build();
-        let mut req = agent.request(method, &format!("{}{}", self.base, path));
-        for (k, v) in headers {
-            req = req.set(k, v);
-        }
-        let result = match body {
-            Some(b) => req.send_bytes(b),
-            None => req.call(),
-        };
-        let res = match result {
-            Ok(res) => res,
-            Err(ureq::Error::Status(_, res)) => res,
-            Err(e) => panic!("{method} {path}: {e}"),
-        };
-        let status = res.status();
-        let headers = res
-            .headers_names()
-            .into_iter()
-            .filter_map(|n| res.header(&n).map(|v| (n.clone(), v.to_string())))
-            .collect();
-        let mut bytes = Vec::new();
-        res.into_reader()
-            .read_to_end(&mut bytes)
-            .expect("read body");
-        Answer {
-            status,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-            headers,
-        }
+        send(&self.base, method, path, headers, body)
     }
 
     pub fn get(&self, path: &str) -> Answer {
@@ -322,6 +292,125 @@ impl Drop for Runner {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// One HTTP request to `base`; any status is an answer.
+pub fn send(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Answer {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(60))
+        .build();
+    let mut req = agent.request(method, &format!("{base}{path}"));
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let result = match body {
+        Some(b) => req.send_bytes(b),
+        None => req.call(),
+    };
+    let res = match result {
+        Ok(res) => res,
+        Err(ureq::Error::Status(_, res)) => res,
+        Err(e) => panic!("{method} {path}: {e}"),
+    };
+    let status = res.status();
+    let headers = res
+        .headers_names()
+        .into_iter()
+        .filter_map(|n| res.header(&n).map(|v| (n.clone(), v.to_string())))
+        .collect();
+    let mut bytes = Vec::new();
+    res.into_reader()
+        .read_to_end(&mut bytes)
+        .expect("read body");
+    Answer {
+        status,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        headers,
+    }
+}
+
+/// `careflow-sim` playing the carrier (docs/telephony.md) on a free port;
+/// killed when dropped.
+pub struct Sim {
+    child: Child,
+    pub port: u16,
+    pub base: String,
+}
+
+impl Sim {
+    /// Starts the simulator with `--time-scale scale` and waits for
+    /// `/health`.
+    pub fn start(scale: f64) -> Sim {
+        let port = free_port();
+        let bin = careflow_bin().with_file_name("careflow-sim");
+        assert!(
+            bin.exists(),
+            "{} is missing: run the README test command (it builds the simulator first)",
+            bin.display()
+        );
+        let log = temp_dir("sim").join("sim.log");
+        let child = Command::new(bin)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--time-scale")
+            .arg(scale.to_string())
+            .arg("--seed")
+            .arg("7")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).expect("sim log"))
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn careflow-sim");
+        let sim = Sim {
+            child,
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return sim;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("careflow-sim did not start listening within 30 s");
+    }
+
+    /// Sets the carrier's outcome mix and timings (`PUT /sim/carrier`).
+    pub fn carrier(&self, config: serde_json::Value) {
+        let body = config.to_string();
+        let a = send(
+            &self.base,
+            "PUT",
+            "/sim/carrier",
+            &[("content-type", "application/json")],
+            Some(body.as_bytes()),
+        );
+        assert!(a.status < 300, "PUT /sim/carrier: {} {}", a.status, a.body);
+    }
+
+    /// Every call the carrier saw.
+    pub fn calls(&self) -> Vec<serde_json::Value> {
+        let v = send(&self.base, "GET", "/sim/calls", &[], None).json();
+        v.get("data")
+            .or(Some(&v))
+            .and_then(|d| d.as_array().cloned())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -5,9 +5,7 @@
 
 use careflow_api::{ApiError, json_response, parse_json};
 use careflow_auth::{Context, Principal, authenticate};
-use careflow_store::idempotency::{self, Replay};
-use careflow_store::{Db, SpinDb};
-use sha2::{Digest, Sha256};
+use careflow_store::SpinDb;
 use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 
@@ -399,53 +397,15 @@ fn ok(status: u16, value: impl serde::Serialize) -> Result<Response, ApiError> {
     Ok(json_response(status, body))
 }
 
-/// Runs a creating request at most once per `Idempotency-Key`: the work and
-/// the remembered answer commit together; a retry gets the same answer.
 fn idempotent(
     db: &SpinDb,
     req: &Request,
     scope: &str,
     work: impl FnOnce(&SpinDb) -> Result<(u16, serde_json::Value), ApiError>,
 ) -> Result<Response, ApiError> {
-    let Some(key) = header(req, "idempotency-key").map(str::trim) else {
-        let (status, value) = db.transaction(work)?;
-        return ok(status, value);
-    };
-    if key.is_empty() || key.len() > 255 {
-        return Err(
-            ApiError::bad_request("Idempotency-Key must be 1 to 255 characters")
-                .with_field("Idempotency-Key"),
-        );
-    }
-    let mut hasher = Sha256::new();
-    hasher.update(req.method().to_string().as_bytes());
-    hasher.update(req.path().as_bytes());
-    hasher.update(req.body());
-    let hash = hex::encode(hasher.finalize());
-    db.transaction(|db| match idempotency::replay(db, scope, key, &hash)? {
-        Replay::Answer { status, body } => Ok(json_response(status, body)),
-        Replay::Mismatch => Err(ApiError::validation(
-            "Idempotency-Key",
-            "this Idempotency-Key was used for a different request",
-        )),
-        Replay::New => {
-            let (status, value) = work(db)?;
-            idempotency::remember(
-                db,
-                scope,
-                key,
-                &hash,
-                status,
-                &without_secrets(value.clone()).to_string(),
-                &HostContext.now(),
-            )?;
-            Ok(json_response(status, value.to_string()))
-        }
-    })
+    careflow_api::idempotent(db, req, scope, &HostContext.now(), without_secrets, work)
 }
 
-/// The answer as remembered for retries: an API key's plaintext is never
-/// stored, so a replay shows `"key": null` (the key was shown once).
 fn without_secrets(mut value: serde_json::Value) -> serde_json::Value {
     if let Some(key) = value.get_mut("key") {
         *key = serde_json::Value::Null;

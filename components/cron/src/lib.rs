@@ -2,7 +2,8 @@
 //! sure the schema is migrated, records its last tick (shown by
 //! `/api/v1/health`), and asks the engine to resume the runs that are due
 //! (A-N2 delays, runs a trigger could not hand over, expired leases).
-//! Campaign starts and SLA timers hang off this tick in later features.
+//! It also drives the campaign dispatcher (`telephony` /tick: campaign
+//! starts and ends, pacing, hold timeouts). SLA timers come later.
 
 use spin_sdk::key_value::Store;
 
@@ -31,6 +32,12 @@ impl Guest for Tick {
             &serde_json::json!({ "timestamp": metadata.timestamp, "at": at.to_rfc3339(), "count": count + 1 }),
         )
         .map_err(|e| Error::Other(e.to_string()))?;
+        // Campaigns first: a dial decision is time-critical, a resumed run
+        // is not. A failing telephony tick must not stop the engine's.
+        let campaigns =
+            spin_sdk::http::Request::post("http://telephony.spin.internal/tick", "").build();
+        let campaigns: Result<spin_sdk::http::Response, _> =
+            spin_sdk::http::run(spin_sdk::http::send(campaigns));
         let tick = spin_sdk::http::Request::post("http://engine.spin.internal/tick", "").build();
         let res: spin_sdk::http::Response = spin_sdk::http::run(spin_sdk::http::send(tick))
             .map_err(|e| Error::Other(format!("engine tick: {e}")))?;
@@ -41,7 +48,15 @@ impl Guest for Tick {
                 String::from_utf8_lossy(res.body())
             )));
         }
-        Ok(())
+        match campaigns {
+            Ok(res) if *res.status() == 200 => Ok(()),
+            Ok(res) => Err(Error::Other(format!(
+                "telephony tick answered {}: {}",
+                res.status(),
+                String::from_utf8_lossy(res.body())
+            ))),
+            Err(e) => Err(Error::Other(format!("telephony tick: {e}"))),
+        }
     }
 }
 

@@ -118,6 +118,61 @@ mod spin_response {
         let _ = spin_sdk::http::run(spin_sdk::http::send::<_, Response>(hop));
     }
 
+    /// Runs a creating request at most once per `Idempotency-Key`: the
+    /// work and the remembered answer commit together, so a retry gets the
+    /// same answer and changes nothing twice. `redact` strips what must not
+    /// be stored (a key shown once).
+    pub fn idempotent<D: careflow_store::Db>(
+        db: &D,
+        req: &spin_sdk::http::Request,
+        scope: &str,
+        now: &str,
+        redact: impl Fn(serde_json::Value) -> serde_json::Value,
+        work: impl FnOnce(&D) -> Result<(u16, serde_json::Value), ApiError>,
+    ) -> Result<Response, ApiError> {
+        use careflow_store::idempotency::{self, Replay};
+        use sha2::{Digest, Sha256};
+        let key = req
+            .header("idempotency-key")
+            .and_then(|v| v.as_str())
+            .map(str::trim);
+        let Some(key) = key else {
+            let (status, value) = db.transaction(work)?;
+            return Ok(json_response(status, value.to_string()));
+        };
+        if key.is_empty() || key.len() > 255 {
+            return Err(
+                ApiError::bad_request("Idempotency-Key must be 1 to 255 characters")
+                    .with_field("Idempotency-Key"),
+            );
+        }
+        let mut hasher = Sha256::new();
+        hasher.update(req.method().to_string().as_bytes());
+        hasher.update(req.path().as_bytes());
+        hasher.update(req.body());
+        let hash = hex::encode(hasher.finalize());
+        db.transaction(|db| match idempotency::replay(db, scope, key, &hash)? {
+            Replay::Answer { status, body } => Ok(json_response(status, body)),
+            Replay::Mismatch => Err(ApiError::validation(
+                "Idempotency-Key",
+                "this Idempotency-Key was used for a different request",
+            )),
+            Replay::New => {
+                let (status, value) = work(db)?;
+                idempotency::remember(
+                    db,
+                    scope,
+                    key,
+                    &hash,
+                    status,
+                    &redact(value.clone()).to_string(),
+                    now,
+                )?;
+                Ok(json_response(status, value.to_string()))
+            }
+        })
+    }
+
     /// A JSON response with `status`.
     pub fn json_response(status: u16, body: impl Into<String>) -> Response {
         Response::builder()
@@ -129,7 +184,7 @@ mod spin_response {
     }
 }
 #[cfg(feature = "spin")]
-pub use spin_response::{ask_engine_to_advance, json_response};
+pub use spin_response::{ask_engine_to_advance, idempotent, json_response};
 
 /// Decodes an `application/x-www-form-urlencoded` body or a query string
 /// into field → value (the last value of a repeated field wins).

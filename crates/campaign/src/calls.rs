@@ -8,7 +8,7 @@
 use careflow_api::ApiError;
 use careflow_engine::Clock;
 use careflow_store::{Db, Row, SqlValue};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::agents;
@@ -17,7 +17,7 @@ use crate::campaigns::{self, Campaign};
 use crate::settings::Mode;
 
 /// What the telephony component must ask the carrier to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "order", rename_all = "snake_case")]
 pub enum Order {
     Originate {
@@ -68,6 +68,7 @@ pub struct Call {
     pub provider_call_id: Option<String>,
     pub state: CallState,
     pub placed_ms: i64,
+    pub answered_ms: Option<i64>,
     pub queued_ms: Option<i64>,
     pub offered_ms: Option<i64>,
     pub skipped_agents: Vec<String>,
@@ -91,6 +92,7 @@ pub(crate) fn call_of(r: &Row<'_>) -> Call {
             .and_then(|s| CallState::parse(&s))
             .unwrap_or(CallState::Ended),
         placed_ms: r.int("placed_ms").unwrap_or(0),
+        answered_ms: r.int("answered_ms"),
         queued_ms: r.int("queued_ms"),
         offered_ms: r.int("offered_ms"),
         skipped_agents: r
@@ -463,9 +465,10 @@ pub(crate) fn finish(
             &[agent.as_str().into()],
         )?;
         let holder = busy.first().and_then(|r| r.text("call_id"));
-        // The agent holds one call id; a callback's agent leg and customer
-        // leg both release them.
-        let wrap = if result == CallResult::Answered || call.leg != "agent" {
+        // Wrap-up follows a conversation; an agent who only heard a phone
+        // ring is free at once. The agent holds one call id; a callback's
+        // agent leg and customer leg both release them.
+        let wrap = if result == CallResult::Answered {
             wrap
         } else {
             0

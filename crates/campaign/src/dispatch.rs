@@ -575,7 +575,21 @@ fn serve_waiting(
     )?;
     let mut orders = Vec::new();
     for mut c in waiting.iter().map(|r| call_of(&r)) {
-        let answered_ms = c.queued_ms.unwrap_or(c.placed_ms);
+        let answered_ms = c.answered_ms.unwrap_or(c.placed_ms);
+        // Past the maximum wait the customer is dropped, even while an
+        // agent's phone rings with them.
+        if answered_ms + i64::from(p.max_wait_seconds) * 1000 <= now {
+            if let Ok(Transition::Ended(result)) = call::transition(c.state, CallEvent::Dropped) {
+                orders.extend(calls::finish(db, clock, &c, result, None)?);
+                if let Some(provider_call_id) = c.provider_call_id.clone() {
+                    orders.push(Order::Hangup {
+                        call_id: c.id.clone(),
+                        provider_call_id,
+                    });
+                }
+            }
+            continue;
+        }
         if c.state == CallState::Offered
             && c.offered_ms.unwrap_or(now) + i64::from(p.agent_accept_seconds) * 1000 <= now
         {
@@ -594,18 +608,6 @@ fn serve_waiting(
             c.agent_id = None;
         }
         if c.state == CallState::Offered {
-            continue;
-        }
-        if answered_ms + i64::from(p.max_wait_seconds) * 1000 <= now {
-            if let Ok(Transition::Ended(result)) = call::transition(c.state, CallEvent::Dropped) {
-                orders.extend(calls::finish(db, clock, &c, result, None)?);
-                if let Some(provider_call_id) = c.provider_call_id.clone() {
-                    orders.push(Order::Hangup {
-                        call_id: c.id.clone(),
-                        provider_call_id,
-                    });
-                }
-            }
             continue;
         }
         orders.extend(calls::offer(db, &c, &p.hold_music, now)?);

@@ -554,7 +554,7 @@ fn range(field: &str, value: u32, min: u32, max: u32) -> Result<(), ApiError> {
 
 /// A hotline: a phone number in E.164 digits, or a Vietnamese service
 /// number (1800 / 1900 …, 8 or 10 digits) kept as dialled.
-fn hotline_number(field: &str, raw: &str) -> Result<String, ApiError> {
+pub fn hotline_number(field: &str, raw: &str) -> Result<String, ApiError> {
     let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
     let service = (digits.starts_with("1800") || digits.starts_with("1900"))
         && (digits.len() == 8 || digits.len() == 10)

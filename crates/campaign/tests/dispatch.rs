@@ -508,5 +508,8 @@ fn auto_call_never_exceeds_the_workspace_cap_under_concurrent_ticks() {
     );
     assert_eq!(dispatch::live_lines(&db, WS).unwrap(), 7);
     let _ = id;
-    let _ = std::fs::remove_file(&dir);
+    drop(db);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", dir.display()));
+    }
 }
