@@ -670,3 +670,193 @@ fn campaign_endpoints_answer_bad_input_with_the_error_shape_and_keep_tenants_apa
     assert_eq!(state.status, 422);
     assert_eq!(state.json()["error"]["field"], "state");
 }
+
+#[test]
+fn customers_upload_from_the_xlsx_template_with_row_errors_listed() {
+    // SPEC B-2
+    let (app, _sim) = start(QUICK, quick_carrier(1.0));
+    let f = floor(&app, "xlsx", 0);
+    let template = app.get("/templates/campaign-customers.xlsx");
+    assert_eq!(template.status, 200);
+    assert_eq!(
+        template.header("content-type"),
+        Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    );
+    let a = call(
+        &app,
+        "POST",
+        "/api/v1/campaigns",
+        &f.key,
+        Some(
+            &json!({"name": "Excel", "mode": "auto_call", "hotline": "02873001234", "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2099-01-01T00:00:00Z", "auto_call": {"concurrent_calls": 2, "ivr": "chao-mung"}}),
+        ),
+    );
+    assert_eq!(a.status, 201, "{}", a.body);
+    let id = a.json()["id"].as_str().unwrap().to_string();
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in ["Số điện thoại", "Họ tên", "Ghi chú"].iter().enumerate() {
+        sheet.write(0, c as u16, *h).unwrap();
+    }
+    let rows = [
+        ("0912 000 001", "An"),
+        ("84912000001", "An lặp"),
+        ("12ab", "Sai số"),
+        ("", "Không số"),
+        ("0912000002", "Bình"),
+    ];
+    for (r, (phone, name)) in rows.iter().enumerate() {
+        sheet.write(r as u32 + 1, 0, *phone).unwrap();
+        sheet.write(r as u32 + 1, 1, *name).unwrap();
+    }
+    sheet.write(6, 0, 912000003.0).unwrap(); // a number whose leading 0 Excel dropped
+    let bytes = book.save_to_buffer().unwrap();
+    let auth = format!("Bearer {}", f.key);
+    let upload = app.request(
+        "POST",
+        &format!("/api/v1/campaigns/{id}/customers/import"),
+        &[
+            ("authorization", &auth),
+            (
+                "content-type",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+        ],
+        Some(&bytes),
+    );
+    assert_eq!(upload.status, 200, "{}", upload.body);
+    let r = upload.json();
+    assert_eq!(r["added"], 3, "{r}");
+    assert_eq!(r["duplicates"][0]["row"], 3);
+    let errors: Vec<i64> = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["row"].as_i64().unwrap())
+        .collect();
+    assert_eq!(errors, [4, 5], "{r}");
+    let listed = call(
+        &app,
+        "GET",
+        &format!("/api/v1/campaigns/{id}/customers"),
+        &f.key,
+        None,
+    )
+    .json();
+    let phones: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["phone"].as_str().unwrap())
+        .collect();
+    assert_eq!(phones, ["84912000001", "84912000002", "84912000003"]);
+    // Not a spreadsheet: the error names the file.
+    let junk = app.request(
+        "POST",
+        &format!("/api/v1/campaigns/{id}/customers/import"),
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/octet-stream"),
+        ],
+        Some(b"not a zip"),
+    );
+    assert_eq!(junk.status, 422, "{}", junk.body);
+    assert_eq!(junk.json()["error"]["field"], "file");
+}
+
+#[test]
+fn the_stringee_shaped_adapter_runs_a_campaign_too() {
+    // SPEC B-G over the Stringee-shaped adapter (REST JWT, tokened event URL).
+    let sim = Sim::start(QUICK);
+    sim.carrier(quick_carrier(1.0));
+    let launch = Launch::careflow()
+        .env("SPIN_VARIABLE_TELEPHONY_BASE_URL", &sim.base)
+        .env("SPIN_VARIABLE_TELEPHONY_PROVIDER", "stringee");
+    let public = format!("http://127.0.0.1:{}", launch.port);
+    let app = launch.env("SPIN_VARIABLE_PUBLIC_BASE_URL", &public).start();
+    let f = floor(&app, "stringee", 1);
+    let id = running_campaign(
+        &app,
+        &f,
+        json!({"mode": "progressive"}),
+        &phones(2, "8491600"),
+    );
+    available(&app, &f, &f.agents[0], false);
+    wait_report(&app, &f, &id, 60, |r| r["contacts"] == 2);
+    assert!(sim.calls().iter().all(|c| c["shape"] == "stringee"));
+    // Without the token in the URL, an event is refused.
+    let forged = app.request(
+        "POST",
+        "/telephony/events/stringee",
+        &[("content-type", "application/json")],
+        Some(br#"{"call_id":"x","call_status":"answered"}"#),
+    );
+    assert_eq!(forged.status, 401);
+}
+
+#[test]
+fn a_restart_mid_campaign_loses_no_call_and_dials_nobody_twice() {
+    // SPEC B-G: all state in the store; retry interval honoured across a restart.
+    let sim = Sim::start(QUICK);
+    sim.carrier(json!({"answer_rate": 0.0, "busy_rate": 0.0, "voicemail_rate": 0.0, "ring_mean_s": 2, "no_answer_after_s": 6}));
+    let launch = Launch::careflow().env("SPIN_VARIABLE_TELEPHONY_BASE_URL", &sim.base);
+    let public = format!("http://127.0.0.1:{}", launch.port);
+    let app = launch.env("SPIN_VARIABLE_PUBLIC_BASE_URL", &public).start();
+    let f = floor(&app, "restart", 2);
+    let customers = phones(8, "8491700");
+    let id = running_campaign(
+        &app,
+        &f,
+        json!({"mode": "progressive", "max_attempts": 3, "retry_minutes": 60}),
+        &customers,
+    );
+    available(&app, &f, &f.agents[0], false);
+    available(&app, &f, &f.agents[1], false);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.calls().len() < 3 {
+        assert!(Instant::now() < deadline, "no calls placed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Killed hard and back on the same address: the carrier retries the
+    // events it could not deliver meanwhile, as carriers do.
+    let port = app.launch.port;
+    let mut launch = app.kill();
+    launch.port = port;
+    let app = launch.start();
+    // The rest of the customers are dialled after the restart.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let dialled: std::collections::HashSet<String> = sim
+            .calls()
+            .iter()
+            .filter_map(|c| c["to"].as_str().map(str::to_string))
+            .collect();
+        if dialled.len() == customers.len() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {} customers dialled after the restart",
+            dialled.len(),
+            customers.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let carried = sim.calls();
+    for phone in &customers {
+        let n = carried.iter().filter(|c| c["to"] == phone.as_str()).count();
+        assert_eq!(
+            n, 1,
+            "{phone} dialled {n} times within the 60-minute retry interval"
+        );
+    }
+    // Every call the carrier saw has its record in careflow.
+    let records = calls_of(&app, &f, &id);
+    for c in &carried {
+        assert!(
+            records.iter().any(|r| r["id"] == c["reference"]),
+            "no record for carrier call {c}"
+        );
+    }
+}

@@ -278,7 +278,7 @@ pub fn list(
 ) -> Result<Vec<CustomerView>, ApiError> {
     campaigns::load(db, workspace, campaign_id)?;
     let rows = db.execute(
-        &format!("SELECT {CUSTOMER_COLUMNS} FROM campaign_customers WHERE workspace_id = ? AND campaign_id = ? AND (? IS NULL OR state = ?) ORDER BY created_at, id LIMIT ? OFFSET ?"),
+        &format!("SELECT {CUSTOMER_COLUMNS} FROM campaign_customers WHERE workspace_id = ? AND campaign_id = ? AND (? IS NULL OR state = ?) ORDER BY created_at, rowid LIMIT ? OFFSET ?"),
         &[workspace.into(), campaign_id.into(), state.into(), state.into(), SqlValue::Integer(limit.clamp(1, 1000)), SqlValue::Integer(offset.max(0))],
     )?;
     Ok(rows.iter().map(|r| customer_view(&r)).collect())
@@ -348,7 +348,7 @@ pub fn pick(
             Some(id) => id.to_string(),
             None => db
                 .execute(
-                    "SELECT id FROM campaign_customers WHERE campaign_id = ? AND state = 'pending' AND claimed_by IS NULL AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.workspace_id = campaign_customers.workspace_id AND d.phone = campaign_customers.phone AND d.until_ms > ?) ORDER BY created_at, id LIMIT 1",
+                    "SELECT id FROM campaign_customers WHERE campaign_id = ? AND state = 'pending' AND claimed_by IS NULL AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.workspace_id = campaign_customers.workspace_id AND d.phone = campaign_customers.phone AND d.until_ms > ?) ORDER BY created_at, rowid LIMIT 1",
                     &[campaign_id.into(), SqlValue::Integer(now)],
                 )?
                 .first()

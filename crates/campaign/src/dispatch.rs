@@ -351,7 +351,7 @@ fn claim_customer(
     now: i64,
 ) -> Result<Option<(String, String, i64)>, ApiError> {
     let rows = db.execute(
-        "UPDATE campaign_customers SET state = 'calling', attempts = attempts + 1, claimed_ms = ? WHERE id = (SELECT id FROM campaign_customers WHERE campaign_id = ? AND state = 'pending' AND next_attempt_ms <= ? AND attempts < ? AND claimed_by IS NULL ORDER BY next_attempt_ms, created_at, id LIMIT 1) RETURNING id, phone, attempts",
+        "UPDATE campaign_customers SET state = 'calling', attempts = attempts + 1, claimed_ms = ? WHERE id = (SELECT id FROM campaign_customers WHERE campaign_id = ? AND state = 'pending' AND next_attempt_ms <= ? AND attempts < ? AND claimed_by IS NULL ORDER BY next_attempt_ms, created_at, rowid LIMIT 1) RETURNING id, phone, attempts",
         &[SqlValue::Integer(now), campaign.id.as_str().into(), SqlValue::Integer(now), SqlValue::Integer(i64::from(campaign.settings.max_attempts))],
     )?;
     Ok(rows.first().map(|r| {

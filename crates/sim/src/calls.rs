@@ -315,16 +315,30 @@ impl Carrier {
         .to_string();
         let times = if self.options.duplicate_events { 2 } else { 1 };
         for _ in 0..times {
-            let signature = careflow_telephony::sign_generic(
-                &self.options.webhook_secret,
-                body.as_bytes(),
-                at / 1000,
-            );
-            if let Err(e) = send(&call.event_url, &body, &signature).await {
-                eprintln!(
-                    "careflow-sim: posting {kind} of {id} to {}: {e}",
-                    call.event_url
+            // Like a real carrier, retry while careflow is away or failing
+            // (about 30 s), re-signing each attempt with the current time.
+            for attempt in 0..120 {
+                let signature = careflow_telephony::sign_generic(
+                    &self.options.webhook_secret,
+                    body.as_bytes(),
+                    now_ms() / 1000,
                 );
+                match send(&call.event_url, &body, &signature).await {
+                    Ok(status) if status < 500 => break,
+                    Ok(status) if attempt == 119 => {
+                        eprintln!(
+                            "careflow-sim: {kind} of {id}: {} answered {status}",
+                            call.event_url
+                        )
+                    }
+                    Err(e) if attempt == 119 => {
+                        eprintln!(
+                            "careflow-sim: posting {kind} of {id} to {}: {e}",
+                            call.event_url
+                        )
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(250)).await,
+                }
             }
         }
     }
