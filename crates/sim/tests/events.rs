@@ -8,6 +8,9 @@ use std::time::Duration;
 use careflow_telephony::{Provider, ProviderConfig, Signal};
 use http_body_util::BodyExt;
 
+/// Event posts as received: (signature header, body).
+type Received = Arc<Mutex<Vec<(Option<String>, bytes::Bytes)>>>;
+
 async fn post(url: &str, auth: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
     let uri: http::Uri = url.parse().unwrap();
     let stream = tokio::net::TcpStream::connect((uri.host().unwrap(), uri.port_u16().unwrap()))
@@ -47,7 +50,7 @@ async fn a_bridged_call_sends_signed_events_in_order() {
     tokio::spawn(careflow_sim::serve(sim, options));
 
     // careflow's side: records every event post with its signature header.
-    let received: Arc<Mutex<Vec<(Option<String>, bytes::Bytes)>>> = Arc::default();
+    let received: Received = Arc::default();
     let app = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app_addr = app.local_addr().unwrap();
     let sink = received.clone();
