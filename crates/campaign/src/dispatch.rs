@@ -626,10 +626,43 @@ pub fn predictive_view(db: &impl Db, campaign: &Campaign, now: i64) -> Result<Vi
     };
     let id = || SqlValue::from(campaign.id.as_str());
     let agents_rows = db.execute(
-        "SELECT a.state FROM agent_states a JOIN campaign_agents c ON c.user_id = a.user_id WHERE c.campaign_id = ?",
+        "SELECT a.state, a.since_ms, a.wrap_until_ms, c2.bridged_ms FROM agent_states a JOIN campaign_agents c ON c.user_id = a.user_id LEFT JOIN calls c2 ON c2.id = a.call_id WHERE c.campaign_id = ?",
         &[id()],
     )?;
     let states: Vec<String> = agents_rows.iter().filter_map(|r| r.text("state")).collect();
+    let seconds = |ms: i64| (ms.max(0) / 1000) as u32;
+    // Talking agents: how long since their call was bridged.
+    let talking_for = agents_rows
+        .iter()
+        .filter(|r| r.text("state").as_deref() == Some("on_call"))
+        .filter_map(|r| r.int("bridged_ms"))
+        .map(|b| seconds(now - b))
+        .collect();
+    let wrap_left = agents_rows
+        .iter()
+        .filter(|r| r.text("state").as_deref() == Some("wrap_up"))
+        .filter_map(|r| r.int("wrap_until_ms"))
+        .map(|w| seconds(w - now))
+        .collect();
+    let stats = |sql: &str| -> Result<Option<(f64, f64)>, ApiError> {
+        let rows = db.execute(sql, &[id(), SqlValue::Integer(now - 86_400_000)])?;
+        let Some(r) = rows.first() else {
+            return Ok(None);
+        };
+        let n = r.int("n").unwrap_or(0);
+        let (Some(SqlValue::Real(mean)), Some(SqlValue::Real(sq))) =
+            (r.value("mean").cloned(), r.value("sq").cloned())
+        else {
+            return Ok(None);
+        };
+        Ok((n >= 10).then(|| (mean, (sq - mean * mean).max(0.01).sqrt())))
+    };
+    let handle = stats(
+        "SELECT count(*) AS n, AVG(CAST(talk_seconds AS REAL)) AS mean, AVG(CAST(talk_seconds AS REAL) * talk_seconds) AS sq FROM calls WHERE campaign_id = ? AND placed_ms > ? AND result = 'answered' AND talk_seconds IS NOT NULL",
+    )?;
+    let ring = stats(
+        "SELECT count(*) AS n, AVG((answered_ms - placed_ms) / 1000.0) AS mean, AVG(((answered_ms - placed_ms) / 1000.0) * ((answered_ms - placed_ms) / 1000.0)) AS sq FROM calls WHERE campaign_id = ? AND placed_ms > ? AND answered_ms IS NOT NULL",
+    )?;
     let day = SqlValue::Integer(now - 86_400_000);
     let recent = SqlValue::Integer(now - 300_000);
     Ok(View {
@@ -672,17 +705,40 @@ pub fn predictive_view(db: &impl Db, campaign: &Campaign, now: i64) -> Result<Vi
             &[id(), recent],
         )?,
         cap: campaign.settings.predictive.max_abandon_rate,
+        talking_for,
+        wrap_left,
+        handle,
+        ring,
+        max_wait: campaign.settings.predictive.max_wait_seconds,
     })
 }
 
-/// B-D pacing: how many calls to place now. The 30-day abandon rate near
-/// the cap falls back to one call per idle agent.
+/// B-D pacing: how many calls to place now. The pacer's small state
+/// (`campaigns.pacer_state`) carries over between ticks. The 30-day
+/// abandon rate near the cap falls back to one call per idle agent.
 fn pace(db: &impl Db, campaign: &Campaign, now: i64) -> Result<usize, ApiError> {
     let view = predictive_view(db, campaign, now)?;
     let month = crate::reports::abandon_rate(db, &campaign.id, now - 30 * 86_400_000)?;
     if month.is_some_and(|r| r >= 0.9 * view.cap) {
         return Ok(careflow_dialer::Progressive.calls_to_place(&view));
     }
-    let mut pacer = careflow_dialer::Predictive::default();
-    Ok(pacer.calls_to_place(&view))
+    let stored = db
+        .execute(
+            "SELECT pacer_state FROM campaigns WHERE id = ?",
+            &[campaign.id.as_str().into()],
+        )?
+        .first()
+        .and_then(|r| r.text("pacer_state"));
+    let mut pacer: careflow_dialer::Predictive = stored
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
+    let n = pacer.calls_to_place(&view);
+    db.execute(
+        "UPDATE campaigns SET pacer_state = ? WHERE id = ?",
+        &[
+            serde_json::to_string(&pacer).unwrap_or_default().into(),
+            campaign.id.as_str().into(),
+        ],
+    )?;
+    Ok(n)
 }

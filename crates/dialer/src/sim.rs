@@ -108,6 +108,12 @@ pub fn run(scenario: &Scenario, pacer: &mut dyn Pacer) -> Outcome {
     let s = scenario;
     let mut stream = Stream::new(s);
     let mut free_at = vec![0u32; s.agents];
+    // When each agent's current conversation started and ends (the pacer
+    // sees only how long it has lasted).
+    let mut talk_start = vec![0u32; s.agents];
+    let mut talk_end = vec![0u32; s.agents];
+    let (mut handles, mut handle_sum, mut handle_sq) = (0u64, 0f64, 0f64);
+    let (mut rings, mut ring_sum, mut ring_sq) = (0u64, 0f64, 0f64);
     let mut reserved = vec![false; s.agents];
     let mut ringing: Vec<(u32, Customer)> = Vec::new();
     let mut queue: VecDeque<(u32, Customer)> = VecDeque::new();
@@ -138,6 +144,10 @@ pub fn run(scenario: &Scenario, pacer: &mut dyn Pacer) -> Outcome {
             }
             resolved += 1;
             if c.answers {
+                let r = f64::from(c.ring);
+                rings += 1;
+                ring_sum += r;
+                ring_sq += r * r;
                 answered += 1;
                 hour_answered[hour] += 1;
                 recent_answered[slot] += 1;
@@ -154,6 +164,8 @@ pub fn run(scenario: &Scenario, pacer: &mut dyn Pacer) -> Outcome {
                 connected += 1;
                 let end = t + c.handle;
                 talk += u64::from(end.min(s.shift) - t);
+                talk_start[a] = t;
+                talk_end[a] = end;
                 free_at[a] = end + s.wrap_up;
                 reserved[a] = false;
             }
@@ -192,7 +204,36 @@ pub fn run(scenario: &Scenario, pacer: &mut dyn Pacer) -> Outcome {
             }
             continue;
         }
+        for a in 0..s.agents {
+            if talk_end[a] == t && t > 0 {
+                let h = f64::from(talk_end[a] - talk_start[a]);
+                handles += 1;
+                handle_sum += h;
+                handle_sq += h * h;
+            }
+        }
         let view = View {
+            talking_for: (0..s.agents)
+                .filter(|a| talk_end[*a] > t)
+                .map(|a| t - talk_start[a])
+                .collect(),
+            wrap_left: (0..s.agents)
+                .filter(|a| talk_end[*a] <= t && free_at[*a] > t)
+                .map(|a| free_at[a] - t)
+                .collect(),
+            handle: (handles >= 10).then(|| {
+                let mean = handle_sum / handles as f64;
+                let var = (handle_sq / handles as f64 - mean * mean).max(1.0);
+                (mean, var.sqrt())
+            }),
+            ring: (rings >= 10).then(|| {
+                let mean = ring_sum / rings as f64;
+                (
+                    mean,
+                    (ring_sq / rings as f64 - mean * mean).max(0.01).sqrt(),
+                )
+            }),
+            max_wait: s.max_wait,
             now: t,
             agents: s.agents,
             idle_agents: free_at.iter().filter(|f| **f <= t).count(),
