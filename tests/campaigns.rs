@@ -860,3 +860,80 @@ fn a_restart_mid_campaign_loses_no_call_and_dials_nobody_twice() {
         );
     }
 }
+
+#[test]
+fn a_flow_adds_its_customer_to_a_campaign_once() {
+    // SPEC A-N8 add_to_campaign, SPEC B-2
+    let (app, _sim) = start(QUICK, quick_carrier(1.0));
+    let f = floor(&app, "flowcamp", 0);
+    let a = call(
+        &app,
+        "POST",
+        "/api/v1/campaigns",
+        &f.key,
+        Some(
+            &json!({"name": "Từ flow", "mode": "auto_call", "hotline": "02873001234", "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2099-01-01T00:00:00Z", "auto_call": {"concurrent_calls": 1, "ivr": "cam-on"}}),
+        ),
+    );
+    assert_eq!(a.status, 201, "{}", a.body);
+    let campaign = a.json()["id"].as_str().unwrap().to_string();
+    let customer = call(
+        &app,
+        "POST",
+        "/api/v1/customers",
+        &f.key,
+        Some(&json!({"name": "Lan", "phone": "0912555000"})),
+    );
+    assert_eq!(customer.status, 201, "{}", customer.body);
+    let customer_id = customer.json()["id"].as_str().unwrap().to_string();
+    let flow = json!({
+        "name": "Gọi lại khách",
+        "variables": [{"name": "customer", "type": "object", "required": true}],
+        "trigger": {"type": "api"},
+        "nodes": [{"id": "join", "type": "action", "settings": {"action": "add_to_campaign", "campaign": campaign}}],
+        "edges": [{"from": "trigger", "to": "join"}]
+    });
+    let created = call(&app, "POST", "/api/v1/flows", &f.key, Some(&flow));
+    assert_eq!(created.status, 201, "{}", created.body);
+    let flow_id = created.json()["id"].as_str().unwrap().to_string();
+    let published = call(
+        &app,
+        "POST",
+        &format!("/api/v1/flows/{flow_id}/publish"),
+        &f.key,
+        None,
+    );
+    assert_eq!(published.status, 200, "{}", published.body);
+    for _ in 0..2 {
+        let run = call(
+            &app,
+            "POST",
+            &format!("/api/v1/flows/{flow_id}/trigger"),
+            &f.key,
+            Some(&json!({"customer": {"id": customer_id}})),
+        );
+        assert!(run.status < 300, "{}", run.body);
+        let run_id = run.json()["run_id"].as_str().unwrap().to_string();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let v = call(&app, "GET", &format!("/api/v1/runs/{run_id}"), &f.key, None).json();
+            if v["status"] == "completed" {
+                break;
+            }
+            assert!(Instant::now() < deadline && v["status"] != "failed", "{v}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    let listed = call(
+        &app,
+        "GET",
+        &format!("/api/v1/campaigns/{campaign}/customers"),
+        &f.key,
+        None,
+    )
+    .json();
+    let rows = listed["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "added once: {listed}");
+    assert_eq!(rows[0]["phone"], "84912555000");
+    assert_eq!(rows[0]["customer_id"], customer_id.as_str());
+}

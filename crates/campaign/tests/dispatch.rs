@@ -520,16 +520,37 @@ fn the_pacer_sees_how_long_agents_have_talked_and_their_wrap_up_left() {
     let db = NativeDb::in_memory();
     let agents = setup(&db, 1);
     let mut clock = FakeClock::at(NOON);
-    let id = campaign(&db, &mut clock, "predictive", json!({"wrap_up_seconds": 20}), &agents, 5);
+    let id = campaign(
+        &db,
+        &mut clock,
+        "predictive",
+        json!({"wrap_up_seconds": 20}),
+        &agents,
+        5,
+    );
     available(&db, &clock, &agents[0], true);
     let placed = originates(&dispatch::tick(&db, &mut clock, "generic").unwrap());
     let mut n = 0;
-    event(&db, &mut clock, &placed[0], &mut n, CallEvent::Answered, None);
+    event(
+        &db,
+        &mut clock,
+        &placed[0],
+        &mut n,
+        CallEvent::Answered,
+        None,
+    );
     clock.advance(30);
     let c = campaigns::load(&db, WS, &id).unwrap();
     let view = dispatch::predictive_view(&db, &c, clock.now_ms()).unwrap();
     assert_eq!((view.talking_for.clone(), view.idle_agents), (vec![30], 0));
-    event(&db, &mut clock, &placed[0], &mut n, CallEvent::Completed, Some(30));
+    event(
+        &db,
+        &mut clock,
+        &placed[0],
+        &mut n,
+        CallEvent::Completed,
+        Some(30),
+    );
     clock.advance(5);
     let view = dispatch::predictive_view(&db, &c, clock.now_ms()).unwrap();
     assert_eq!(view.wrap_left, vec![15]);

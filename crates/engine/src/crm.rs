@@ -386,6 +386,41 @@ pub fn apply(
             };
             out.insert("ticket".into(), ticket);
         }
+        CrmOp::AddToCampaign => {
+            let campaign = field("campaign");
+            let customer = get(db, workspace, "customer", &target)?;
+            let phone = customer["phone"].as_str().unwrap_or_default().to_string();
+            if phone.is_empty() {
+                return Err(ApiError::validation(
+                    "customer.phone",
+                    format!("customer {target} has no phone number to call"),
+                ));
+            }
+            let open = db.execute(
+                "SELECT status FROM campaigns WHERE workspace_id = ? AND id = ?",
+                &[workspace.into(), campaign.as_str().into()],
+            )?;
+            match open.first().and_then(|r| r.text("status")).as_deref() {
+                None => return Err(ApiError::not_found(format!("no campaign {campaign}"))),
+                Some("finished") => {
+                    return Err(ApiError::conflict(format!(
+                        "campaign {campaign} is finished"
+                    )));
+                }
+                Some(_) => {}
+            }
+            // The step's key names the row, and the phone is unique per
+            // campaign: a replayed step or a second run adds nothing.
+            let id = format!("cc_{}", &hex_digest(&change.idempotency_key)[..20]);
+            let added = db.execute(
+                "INSERT INTO campaign_customers (id, workspace_id, campaign_id, customer_id, phone, name, data, state, created_at) VALUES (?, ?, ?, ?, ?, ?, '{}', 'pending', ?) ON CONFLICT DO NOTHING RETURNING id",
+                &[id.as_str().into(), workspace.into(), campaign.as_str().into(), target.as_str().into(), phone.as_str().into(), customer["name"].as_str().into(), clock.now_text().into()],
+            )?;
+            out.insert(
+                "campaign_customer".into(),
+                json!({"campaign_id": campaign, "phone": phone, "added": added.first().is_some()}),
+            );
+        }
         CrmOp::UpdateTicket => {
             out.insert(
                 "ticket".into(),

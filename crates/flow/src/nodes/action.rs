@@ -2,9 +2,8 @@
 //! method, URL, headers and body; map the answer to variables),
 //! `set_variables`, and the CRM actions on the run's customer (`add_tag`,
 //! `remove_tag`, `update_customer`, `add_to_list`, `add_to_group`,
-//! `assign_agent`) and tickets (`create_ticket`, `update_ticket`). Adding a
-//! customer to a call campaign is refused at save time until campaigns
-//! exist, never silently skipped.
+//! `assign_agent`), tickets (`create_ticket`, `update_ticket`), and
+//! `add_to_campaign` (the customer joins an outbound call campaign, once).
 
 use std::collections::BTreeMap;
 
@@ -18,10 +17,6 @@ use super::{
 
 pub const MAX_TIMEOUT_MS: u64 = 30_000;
 pub const MAX_ATTEMPTS: u32 = 5;
-
-/// Actions the product will have, not yet built; named so that saving a
-/// flow with one fails with a clear message.
-const NOT_YET: &[&str] = &["add_to_campaign"];
 
 /// The customer a CRM action acts on unless it names one.
 const RUN_CUSTOMER: &str = "{{customer.id}}";
@@ -76,6 +71,13 @@ pub enum Settings {
         ticket: String,
         values: BTreeMap<String, String>,
     },
+    /// The customer joins a call campaign (B-2); a customer already in it
+    /// is not added twice.
+    AddToCampaign {
+        campaign: String,
+        #[serde(default)]
+        customer: Option<String>,
+    },
 }
 
 /// A change to a business object, carried out by `node-action` in the
@@ -101,6 +103,7 @@ pub enum CrmOp {
     SetCustomer,
     CreateTicket,
     UpdateTicket,
+    AddToCampaign,
 }
 
 #[derive(Debug, Deserialize)]
@@ -309,7 +312,6 @@ impl NodeKind for ActionNode {
                 "http_request": { "method": "GET|POST|PUT|PATCH|DELETE", "url": "template", "headers": {"name": "template"}, "body": "template", "timeout_ms": format!("1..{MAX_TIMEOUT_MS}"), "max_attempts": format!("1..{MAX_ATTEMPTS}"), "response": {"variable": "status | body.<path> | headers.<name>"} },
                 "set_variables": { "values": {"variable": "template"} }
             },
-            "not_yet_available": NOT_YET,
         })
     }
 
@@ -318,16 +320,6 @@ impl NodeKind for ActionNode {
     }
 
     fn validate(&self, settings: &Value, ctx: &ValidationContext<'_>) -> Vec<(String, String)> {
-        if let Some(action) = settings.get("action").and_then(Value::as_str)
-            && NOT_YET.contains(&action)
-        {
-            return vec![(
-                "settings.action".into(),
-                format!(
-                    "action `{action}` needs the customer and ticket objects, which are not available yet"
-                ),
-            )];
-        }
         let s: Settings = match parse_settings(settings) {
             Ok(s) => s,
             Err(problem) => return vec![problem],
@@ -472,6 +464,17 @@ impl NodeKind for ActionNode {
                     }
                 }
             }
+            Settings::AddToCampaign { campaign, customer } => {
+                if campaign.trim().is_empty() {
+                    problems.push(("settings.campaign".into(), "name the campaign".into()));
+                }
+                problems.extend(check_template("settings.campaign", campaign, ctx.types));
+                problems.extend(check_template(
+                    "settings.customer",
+                    customer.as_deref().unwrap_or(RUN_CUSTOMER),
+                    ctx.types,
+                ));
+            }
             Settings::UpdateTicket { ticket, values } => {
                 problems.extend(check_template("settings.ticket", ticket, ctx.types));
                 for (name, value) in values {
@@ -572,6 +575,13 @@ impl NodeKind for ActionNode {
                 }
                 Ok(outcome)
             }
+            Settings::AddToCampaign { campaign, customer } => crm(
+                CrmOp::AddToCampaign,
+                customer,
+                &[("campaign", &campaign)],
+                input,
+                settings,
+            ),
             Settings::UpdateTicket { ticket, values } => {
                 let pairs: Vec<(&str, &String)> =
                     values.iter().map(|(k, v)| (k.as_str(), v)).collect();
@@ -702,18 +712,29 @@ mod tests {
     }
 
     #[test]
-    fn campaign_actions_are_refused_until_campaigns_exist() {
-        // SPEC A-N8
+    fn add_to_campaign_renders_the_campaign_for_the_runs_customer() {
+        // SPEC A-N8, SPEC B-2
         let types = crate::schema::VariableTypes::default();
         let ctx = ValidationContext {
             types: &types,
             now: Utc::now(),
         };
-        let p = ActionNode.validate(
-            &json!({"action": "add_to_campaign", "campaign": "c1"}),
-            &ctx,
-        );
-        assert_eq!(p[0].0, "settings.action");
+        let blank =
+            ActionNode.validate(&json!({"action": "add_to_campaign", "campaign": " "}), &ctx);
+        assert_eq!(blank[0].0, "settings.campaign");
+        let context = json!({"customer": {"id": "cu-1"}, "camp": "c-9"});
+        let out = ActionNode
+            .execute(
+                &json!({"action": "add_to_campaign", "campaign": "{{camp}}"}),
+                &input(&context),
+            )
+            .unwrap();
+        let Some(Effect::Crm(change)) = out.effects.first() else {
+            panic!("{out:?}")
+        };
+        assert_eq!(change.op, CrmOp::AddToCampaign);
+        assert_eq!(change.target.as_deref(), Some("cu-1"));
+        assert_eq!(change.fields["campaign"], "c-9");
     }
 
     #[test]
