@@ -109,18 +109,6 @@ fn now_text() -> String {
     SystemClock.now_text()
 }
 
-fn workspace_zone(db: &SpinDb, workspace: &str) -> Result<chrono_tz::Tz, ApiError> {
-    let name = db
-        .execute(
-            "SELECT timezone FROM workspaces WHERE id = ?",
-            &[workspace.into()],
-        )?
-        .first()
-        .and_then(|r| r.text("timezone"))
-        .unwrap_or_default();
-    Ok(careflow_campaign::hours::zone(&name))
-}
-
 fn route(req: &Request) -> Result<Response, ApiError> {
     let segments: Vec<String> = req
         .path()
@@ -266,7 +254,7 @@ fn route(req: &Request) -> Result<Response, ApiError> {
                 customer_id: Option<String>,
             }
             let input: Pick = body(req)?;
-            let zone = workspace_zone(&db, &workspace)?;
+            let zone = dispatch::zone_of(&db, &workspace)?;
             ok(
                 200,
                 customers::pick(

@@ -46,7 +46,8 @@ pub fn max_lines(db: &impl Db, workspace: &str) -> Result<i64, ApiError> {
         .unwrap_or(DEFAULT_MAX_CONCURRENT_CALLS))
 }
 
-fn zone_of(db: &impl Db, workspace: &str) -> Result<chrono_tz::Tz, ApiError> {
+/// The workspace's IANA zone (working hours, daily quotas).
+pub fn zone_of(db: &impl Db, workspace: &str) -> Result<chrono_tz::Tz, ApiError> {
     let name = db
         .execute(
             "SELECT timezone FROM workspaces WHERE id = ?",
@@ -152,26 +153,17 @@ fn dispatch_campaign(
             Mode::Preview => {
                 orders.extend(dial_due_previews(db, clock, &campaign, &mut lines)?);
                 for agent in idle_agents(db, &campaign)? {
-                    let Some((row, phone, attempt)) = claim_customer(db, &campaign, now)? else {
-                        break;
-                    };
-                    let call_id = calls::insert(
-                        db,
-                        clock,
-                        &campaign,
-                        Some(&row),
-                        Some(&agent),
-                        "customer",
-                        hotline(&campaign),
-                        &phone,
+                    // The call waits in preview; it is dialled later.
+                    let from = hotline(&campaign).to_string();
+                    let next = Next {
                         provider,
-                        CallState::Previewing,
-                        attempt,
-                    )?;
-                    if !agents::reserve(db, now, &agent, &call_id)? {
-                        return Err(ApiError::internal(
-                            "an idle agent was taken inside the dispatcher's lock",
-                        ));
+                        agent: Some(&agent),
+                        from: &from,
+                        state: CallState::Previewing,
+                        ivr: None,
+                    };
+                    if place_next(db, clock, &campaign, next)?.is_none() {
+                        break;
                     }
                 }
             }
@@ -180,57 +172,36 @@ fn dispatch_campaign(
                     if lines <= 0 {
                         break;
                     }
-                    let Some((row, phone, attempt)) = claim_customer(db, &campaign, now)? else {
+                    let from = hotline(&campaign).to_string();
+                    let next = Next {
+                        provider,
+                        agent: Some(&agent),
+                        from: &from,
+                        state: CallState::Dialing,
+                        ivr: None,
+                    };
+                    let Some(order) = place_next(db, clock, &campaign, next)? else {
                         break;
                     };
-                    let call_id = calls::insert(
-                        db,
-                        clock,
-                        &campaign,
-                        Some(&row),
-                        Some(&agent),
-                        "customer",
-                        hotline(&campaign),
-                        &phone,
-                        provider,
-                        CallState::Dialing,
-                        attempt,
-                    )?;
-                    agents::reserve(db, now, &agent, &call_id)?;
                     lines -= 1;
-                    orders.push(Order::Originate {
-                        call_id,
-                        from: hotline(&campaign).to_string(),
-                        to: phone,
-                        ivr: None,
-                    });
+                    orders.push(order);
                 }
             }
             Mode::Predictive => {
                 let n = pace(db, &campaign, now)?.min(lines.max(0) as usize);
                 for _ in 0..n {
-                    let Some((row, phone, attempt)) = claim_customer(db, &campaign, now)? else {
+                    let from = hotline(&campaign).to_string();
+                    let next = Next {
+                        provider,
+                        agent: None,
+                        from: &from,
+                        state: CallState::Dialing,
+                        ivr: None,
+                    };
+                    let Some(order) = place_next(db, clock, &campaign, next)? else {
                         break;
                     };
-                    let call_id = calls::insert(
-                        db,
-                        clock,
-                        &campaign,
-                        Some(&row),
-                        None,
-                        "customer",
-                        hotline(&campaign),
-                        &phone,
-                        provider,
-                        CallState::Dialing,
-                        attempt,
-                    )?;
-                    orders.push(Order::Originate {
-                        call_id,
-                        from: hotline(&campaign).to_string(),
-                        to: phone,
-                        ivr: None,
-                    });
+                    orders.push(order);
                 }
             }
             Mode::AutoCall => {
@@ -243,33 +214,18 @@ fn dispatch_campaign(
                     let Some(from) = pick_hotline(db, clock, &campaign, now)? else {
                         break;
                     };
-                    let Some((row, phone, attempt)) = claim_customer(db, &campaign, now)? else {
+                    let next = Next {
+                        provider,
+                        agent: None,
+                        from: &from,
+                        state: CallState::Dialing,
+                        ivr: Some(auto.ivr.clone()),
+                    };
+                    let Some(order) = place_next(db, clock, &campaign, next)? else {
                         break;
                     };
-                    let call_id = calls::insert(
-                        db,
-                        clock,
-                        &campaign,
-                        Some(&row),
-                        None,
-                        "customer",
-                        &from,
-                        &phone,
-                        provider,
-                        CallState::Dialing,
-                        attempt,
-                    )?;
-                    db.execute(
-                        "UPDATE campaign_customers SET hotline = ? WHERE id = ?",
-                        &[from.as_str().into(), row.as_str().into()],
-                    )?;
                     room -= 1;
-                    orders.push(Order::Originate {
-                        call_id,
-                        from,
-                        to: phone,
-                        ivr: Some(auto.ivr.clone()),
-                    });
+                    orders.push(order);
                 }
             }
             Mode::AutoCallback => {
@@ -308,6 +264,60 @@ fn dispatch_campaign(
         }
         Ok(orders)
     })
+}
+
+/// How the next customer is called.
+struct Next<'a> {
+    provider: &'a str,
+    /// The agent who takes the call (reserved now), if one is chosen.
+    agent: Option<&'a str>,
+    from: &'a str,
+    state: CallState,
+    ivr: Option<String>,
+}
+
+/// Claims the next due customer and writes their call (with the agent
+/// reserved): the originate order, or `None` when no customer is due.
+fn place_next(
+    db: &impl Db,
+    clock: &mut impl Clock,
+    campaign: &Campaign,
+    next: Next<'_>,
+) -> Result<Option<Order>, ApiError> {
+    let now = clock.now_ms();
+    let Some((row, phone, attempt)) = claim_customer(db, campaign, now)? else {
+        return Ok(None);
+    };
+    db.execute(
+        "UPDATE campaign_customers SET hotline = ? WHERE id = ?",
+        &[next.from.into(), row.as_str().into()],
+    )?;
+    let call_id = calls::insert(
+        db,
+        clock,
+        campaign,
+        Some(&row),
+        next.agent,
+        "customer",
+        next.from,
+        &phone,
+        next.provider,
+        next.state,
+        attempt,
+    )?;
+    if let Some(agent) = next.agent
+        && !agents::reserve(db, now, agent, &call_id)?
+    {
+        return Err(ApiError::internal(
+            "an idle agent was taken inside the dispatcher's lock",
+        ));
+    }
+    Ok(Some(Order::Originate {
+        call_id,
+        from: next.from.to_string(),
+        to: phone,
+        ivr: next.ivr,
+    }))
 }
 
 fn hotline(campaign: &Campaign) -> &str {
