@@ -66,6 +66,7 @@ pub fn careflow_up(
     state: &std::path::Path,
     addr: SocketAddr,
     extra: &[&str],
+    env: &[(&str, &str)],
 ) -> anyhow::Result<crate::Server> {
     let mut cmd = Command::new(sibling("careflow"));
     cmd.arg("up")
@@ -78,6 +79,7 @@ pub fn careflow_up(
         .arg("--quiet")
         .args(extra);
     cmd.env("SPIN_VARIABLE_ADMIN_TOKEN", "bench");
+    cmd.envs(env.iter().copied());
     start("careflow app", cmd, addr)
 }
 
@@ -91,7 +93,7 @@ struct BenchApp {
 
 fn bench_app(state: &std::path::Path, extra: &[&str]) -> anyhow::Result<BenchApp> {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
-    let server = careflow_up(state, addr, extra)?;
+    let server = careflow_up(state, addr, extra, &[])?;
     let (status, created) = http_once(
         addr,
         "POST",
@@ -159,7 +161,7 @@ fn native(
 }
 
 /// One blocking HTTP/1.1 request (setup only, not measured).
-fn http_once(
+pub fn http_once(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -583,7 +585,7 @@ pub fn delays_bulk(count: usize, window: Duration) -> anyhow::Result<()> {
     if chrono::Utc::now() > first_due {
         bail!("creating {count} waiting runs took {creation:?}, past the first due time");
     }
-    let app = careflow_up(&state, addr, &[])?;
+    let app = careflow_up(&state, addr, &[], &[])?;
     let deadline = Instant::now() + lead + window + Duration::from_secs(1_800);
     loop {
         let waiting: i64 = rusqlite::Connection::open(&db_path)?.query_row(

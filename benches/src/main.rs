@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
+mod campaign;
 mod flows;
 use bytes::Bytes;
 use clap::{Parser, Subcommand};
@@ -65,6 +66,19 @@ enum Cmd {
     /// Dialer pacing in the shift simulator (B-G, B-D): progressive,
     /// adaptive dial level, careflow predictive and the oracle.
     Dialer,
+    /// A predictive campaign end to end (runner + careflow-sim, real
+    /// time) next to the shift simulator on the same scenario (B-D).
+    CampaignVsSim {
+        #[arg(long, default_value_t = 10)]
+        agents: usize,
+        #[arg(long, default_value_t = 0.3)]
+        answer_rate: f64,
+        /// Mean talk time, seconds.
+        #[arg(long, default_value_t = 60.0)]
+        handle: f64,
+        #[arg(long, default_value_t = 10)]
+        minutes: u32,
+    },
     /// Drive an already running server (for profiling it).
     Load {
         #[arg(long)]
@@ -102,6 +116,12 @@ fn main() -> anyhow::Result<()> {
             dialer_table();
             Ok(())
         }
+        Cmd::CampaignVsSim {
+            agents,
+            answer_rate,
+            handle,
+            minutes,
+        } => campaign::versus_sim(agents, answer_rate, handle, minutes),
         Cmd::Load {
             addr,
             path,
@@ -448,7 +468,7 @@ fn http_bench(measure: Duration, clients: &[usize], spin: Option<&Path>) -> anyh
 
     // The whole careflow app, every component loaded.
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse()?;
-    let app = flows::careflow_up(&state.join("app"), addr, &[])?;
+    let app = flows::careflow_up(&state.join("app"), addr, &[], &[])?;
     let _ = load(
         app.addr,
         "/api/v1/health",
