@@ -682,10 +682,15 @@ pub fn predictive_view(db: &impl Db, campaign: &Campaign, now: i64) -> Result<Vi
             .filter(|s| agents::AgentState::parse(s).is_some_and(|s| s.is_staffed()))
             .count(),
         idle_agents: states.iter().filter(|s| *s == "available").count(),
-        ringing: count(
-            "SELECT count(*) AS n FROM calls WHERE campaign_id = ? AND state IN ('dialing', 'ringing')",
-            &[id()],
-        )? as usize,
+        ringing_for: db
+            .execute(
+                "SELECT placed_ms FROM calls WHERE campaign_id = ? AND state IN ('dialing', 'ringing')",
+                &[id()],
+            )?
+            .iter()
+            .filter_map(|r| r.int("placed_ms"))
+            .map(|p| seconds(now - p))
+            .collect(),
         queued: count(
             "SELECT count(*) AS n FROM calls WHERE campaign_id = ? AND state IN ('answered', 'queued')",
             &[id()],

@@ -6,7 +6,8 @@ pub struct View {
     pub now: u32,
     pub agents: usize,
     pub idle_agents: usize,
-    pub ringing: usize,
+    /// Seconds each call still ringing has rung.
+    pub ringing_for: Vec<u32>,
     /// Answered calls waiting for an agent.
     pub queued: usize,
     /// Calls placed, calls that stopped ringing (answered or not), and
@@ -56,7 +57,7 @@ impl Pacer for Progressive {
     }
 
     fn calls_to_place(&mut self, v: &View) -> usize {
-        v.idle_agents.saturating_sub(v.ringing + v.queued)
+        v.idle_agents.saturating_sub(v.ringing_for.len() + v.queued)
     }
 }
 
@@ -97,7 +98,7 @@ impl Pacer for Adaptive {
             }
         }
         let target = (self.level * v.idle_agents as f64).floor() as usize;
-        target.saturating_sub(v.ringing + v.queued)
+        target.saturating_sub(v.ringing_for.len() + v.queued)
     }
 }
 
@@ -107,10 +108,14 @@ impl Pacer for Adaptive {
 /// answered count too: the wrap-up's end is known exactly, and a talking
 /// agent finishes within the horizon with the probability the measured
 /// talk-time distribution gives after the time they have already talked.
-/// The share shrinks as the measured abandon rate (shift and trailing
-/// five minutes) nears the cap, and grows back when well under it.
+/// A call already ringing counts by the chance it is still to be answered
+/// after ringing that long, and the answer rate is taken at an upper
+/// bound while few calls are measured. The share shrinks as the measured
+/// abandon rate (shift and trailing five minutes) nears the cap, and
+/// grows back when well under it.
 ///
-/// The only state is `share`; the runtime stores it between ticks.
+/// The state (`share`, `trust`) is small; the runtime stores it between
+/// ticks.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Predictive {
     share: f64,
@@ -170,6 +175,33 @@ fn finishes_within(e: f64, h: f64, mean: f64, sd: f64) -> f64 {
         return 1.0;
     }
     ((cdf(e + h) - cdf(e)) / survive).clamp(0.0, 1.0)
+}
+
+/// Two standard deviations above the mean of the answer rate's
+/// Beta(answered + 1, unanswered + 1) posterior.
+fn answer_rate_bound(answered: u64, resolved: u64) -> f64 {
+    let (a, b) = (
+        answered as f64 + 1.0,
+        (resolved - answered.min(resolved)) as f64 + 1.0,
+    );
+    let mean = a / (a + b);
+    let sd = (a * b / ((a + b).powi(2) * (a + b + 1.0))).sqrt();
+    (mean + 2.0 * sd).min(0.999)
+}
+
+/// The chance a call still ringing after `e` s is answered: answered
+/// calls ring for the measured ring-time distribution, unanswered ones
+/// are assumed to ring on (a carrier's ring-out is longer than most
+/// answers), so a call loses its chance as it outlives the usual answer.
+fn still_answers(p: f64, e: f64, ring: Option<(f64, f64)>) -> f64 {
+    let (m, s) = ring.unwrap_or((12.0, 6.0));
+    let (mu, sigma) = lognormal_params(m.max(1.0), s.max(0.1));
+    let survive = if e <= 0.0 {
+        1.0
+    } else {
+        1.0 - normal_cdf((e.ln() - mu) / sigma)
+    };
+    p * survive / (p * survive + (1.0 - p))
 }
 
 /// Distribution of the number of agents free in time for a call placed
@@ -251,8 +283,10 @@ impl Pacer for Predictive {
     }
 
     fn calls_to_place(&mut self, v: &View) -> usize {
-        // Answer rate: a prior until there is evidence.
-        let p = (v.answered as f64 + 3.0) / (v.resolved as f64 + 10.0);
+        // Answer rate: an upper bound while evidence is thin, so a fresh
+        // campaign whose customers answer more than expected does not
+        // flood its agents; the bound closes on the measured rate.
+        let p = answer_rate_bound(v.answered, v.resolved);
         let shift = if v.answered > 30 {
             v.abandoned as f64 / v.answered as f64
         } else {
@@ -276,11 +310,20 @@ impl Pacer for Predictive {
             self.trust = (self.trust + 0.002).min(1.0);
         }
         let free = free_agents(v, self.trust);
+        // Calls in flight answer less the longer they have rung; the new
+        // ones at the full rate. The answers are then taken as binomial
+        // at the mean chance, which slightly overstates their spread.
+        let in_flight: f64 = v
+            .ringing_for
+            .iter()
+            .map(|e| still_answers(p, f64::from(*e), v.ring))
+            .sum();
         let (mut lo, mut hi) = (0usize, 4 * v.agents + 4);
         while lo < hi {
             let mid = (lo + hi).div_ceil(2);
-            let n = v.ringing + mid;
-            if expected_overflow(n, p, &free) <= self.share * (n as f64 * p).max(1.0) {
+            let n = v.ringing_for.len() + mid;
+            let pn = (in_flight + mid as f64 * p) / n.max(1) as f64;
+            if expected_overflow(n, pn, &free) <= self.share * (n as f64 * pn).max(1.0) {
                 lo = mid;
             } else {
                 hi = mid - 1;
@@ -326,7 +369,7 @@ mod tests {
             now: 0,
             agents: 5,
             idle_agents: 3,
-            ringing: 1,
+            ringing_for: vec![0],
             queued: 0,
             placed: 0,
             resolved: 0,
@@ -349,7 +392,7 @@ mod tests {
             now: 0,
             agents: 10,
             idle_agents: 0,
-            ringing: 0,
+            ringing_for: vec![],
             queued: 0,
             placed: 1000,
             resolved: 1000,
@@ -382,6 +425,48 @@ mod tests {
             Predictive::default().calls_to_place(&soon) >= 1,
             "two agents will be free in time"
         );
+    }
+
+    #[test]
+    fn a_fresh_campaign_starts_close_to_one_call_per_idle_agent() {
+        // SPEC B-D: nothing measured yet, so a high answer rate is possible
+        // and 100 idle agents must not get 300 calls at once.
+        let mut fresh = floor(vec![]);
+        fresh.agents = 100;
+        fresh.idle_agents = 100;
+        (fresh.placed, fresh.resolved, fresh.answered) = (0, 0, 0);
+        let n = Predictive::default().calls_to_place(&fresh);
+        assert!((100..=120).contains(&n), "{n}");
+        let mut measured = fresh.clone();
+        (measured.placed, measured.resolved, measured.answered) = (2000, 2000, 300);
+        assert!(
+            Predictive::default().calls_to_place(&measured) > 3 * n,
+            "a measured 15 % answer rate dials ahead"
+        );
+    }
+
+    #[test]
+    fn calls_that_have_rung_long_count_less() {
+        // SPEC B-D: ten calls ringing for 30 s have mostly failed already.
+        let mut fresh = floor(vec![]);
+        fresh.idle_agents = 5;
+        fresh.ringing_for = vec![0; 10];
+        let mut stale = fresh.clone();
+        stale.ringing_for = vec![30; 10];
+        let (a, b) = (
+            Predictive::default().calls_to_place(&fresh),
+            Predictive::default().calls_to_place(&stale),
+        );
+        assert!(b > a, "stale {b} vs fresh {a}");
+        assert!(still_answers(0.3, 30.0, Some((12.0, 6.0))) < 0.05);
+        assert!((still_answers(0.3, 0.0, Some((12.0, 6.0))) - 0.3).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_answer_rate_bound_closes_on_the_measured_rate() {
+        assert!(answer_rate_bound(0, 0) > 0.9);
+        let b = answer_rate_bound(3000, 10_000);
+        assert!(b > 0.3 && b < 0.31, "{b}");
     }
 
     #[test]

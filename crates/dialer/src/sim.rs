@@ -115,7 +115,8 @@ pub fn run(scenario: &Scenario, pacer: &mut dyn Pacer) -> Outcome {
     let (mut handles, mut handle_sum, mut handle_sq) = (0u64, 0f64, 0f64);
     let (mut rings, mut ring_sum, mut ring_sq) = (0u64, 0f64, 0f64);
     let mut reserved = vec![false; s.agents];
-    let mut ringing: Vec<(u32, Customer)> = Vec::new();
+    // (placed at, stops ringing at, customer)
+    let mut ringing: Vec<(u32, u32, Customer)> = Vec::new();
     let mut queue: VecDeque<(u32, Customer)> = VecDeque::new();
     let (mut placed, mut resolved, mut answered, mut abandoned, mut connected) =
         (0u64, 0u64, 0u64, 0u64, 0u64);
@@ -137,9 +138,9 @@ pub fn run(scenario: &Scenario, pacer: &mut dyn Pacer) -> Outcome {
         recent_abandoned[slot] = 0;
         // Calls that stop ringing now.
         let mut still = Vec::with_capacity(ringing.len());
-        for (end, c) in ringing.drain(..) {
+        for (at, end, c) in ringing.drain(..) {
             if end > t {
-                still.push((end, c));
+                still.push((at, end, c));
                 continue;
             }
             resolved += 1;
@@ -199,7 +200,7 @@ pub fn run(scenario: &Scenario, pacer: &mut dyn Pacer) -> Outcome {
                     oracle_next = None;
                     reserved[a] = true;
                     placed += 1;
-                    ringing.push((t + c.ring, c));
+                    ringing.push((t, t + c.ring, c));
                 }
             }
             continue;
@@ -237,7 +238,7 @@ pub fn run(scenario: &Scenario, pacer: &mut dyn Pacer) -> Outcome {
             now: t,
             agents: s.agents,
             idle_agents: free_at.iter().filter(|f| **f <= t).count(),
-            ringing: ringing.len(),
+            ringing_for: ringing.iter().map(|(at, _, _)| t - at).collect(),
             queued: queue.len(),
             placed,
             resolved,
@@ -250,7 +251,7 @@ pub fn run(scenario: &Scenario, pacer: &mut dyn Pacer) -> Outcome {
         for _ in 0..pacer.calls_to_place(&view) {
             let c = stream.next();
             placed += 1;
-            ringing.push((t + c.ring, c));
+            ringing.push((t, t + c.ring, c));
         }
     }
     waits.sort_unstable();
