@@ -448,6 +448,124 @@ fn manual_agents_pick_their_customers_under_a_daily_quota() {
 }
 
 #[test]
+fn an_agents_softphone_key_acts_only_for_that_agent() {
+    // SPEC B-3 B-M: the agent state API called with the agent's own key.
+    let (app, _sim) = start(QUICK, quick_carrier(1.0));
+    let f = floor(&app, "softphone", 2);
+    let id = running_campaign(
+        &app,
+        &f,
+        json!({"mode": "manual", "manual": {"daily_quota": 2}}),
+        &phones(2, "8491500"),
+    );
+    let softphone = |user: &str| {
+        let a = call(
+            &app,
+            "POST",
+            "/api/v1/api-keys",
+            &f.key,
+            Some(&json!({"name": "softphone", "user_id": user})),
+        );
+        assert_eq!(a.status, 201, "{}", a.body);
+        assert_eq!(
+            a.json()["role"],
+            "agent",
+            "a bound key takes its member's role"
+        );
+        assert_eq!(a.json()["user_id"], user);
+        a.json()["key"].as_str().unwrap().to_string()
+    };
+    let (lan, minh) = (softphone(&f.agents[0]), softphone(&f.agents[1]));
+    let stranger = call(
+        &app,
+        "POST",
+        "/api/v1/api-keys",
+        &f.key,
+        Some(&json!({"name": "x", "user_id": "nobody"})),
+    );
+    assert_eq!(stranger.status, 422, "{}", stranger.body);
+    assert_eq!(stranger.json()["error"]["field"], "user_id");
+
+    let me = call(
+        &app,
+        "PUT",
+        "/api/v1/agents/me/state",
+        &lan,
+        Some(&json!({"state": "available"})),
+    );
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(me.json()["user_id"], f.agents[0].as_str());
+    let other = call(
+        &app,
+        "PUT",
+        &format!("/api/v1/agents/{}/state", f.agents[1]),
+        &lan,
+        Some(&json!({"state": "paused"})),
+    );
+    assert_eq!(other.status, 403, "{}", other.body);
+    assert_eq!(other.json()["error"]["code"], "forbidden");
+    let untouched = call(
+        &app,
+        "GET",
+        &format!("/api/v1/agents/{}", f.agents[1]),
+        &lan,
+        None,
+    );
+    assert_ne!(
+        untouched.json()["state"],
+        "paused",
+        "the refused change wrote nothing"
+    );
+
+    let pick = |key: &str, body: Value| {
+        call(
+            &app,
+            "POST",
+            &format!("/api/v1/campaigns/{id}/customers/pick"),
+            key,
+            Some(&body),
+        )
+    };
+    let picked = pick(&lan, json!({}));
+    assert_eq!(picked.status, 200, "{}", picked.body);
+    let for_minh = pick(&lan, json!({"agent_id": f.agents[1]}));
+    assert_eq!(for_minh.status, 403, "{}", for_minh.body);
+    let placed = call(
+        &app,
+        "POST",
+        "/api/v1/agents/me/calls",
+        &lan,
+        Some(&json!({"campaign_customer_id": picked.json()["id"]})),
+    );
+    assert_eq!(placed.status, 201, "{}", placed.body);
+    let call_id = placed.json()["id"].as_str().unwrap().to_string();
+    wait_report(&app, &f, &id, 30, |r| r["contacts"] == 1);
+    let result = |key: &str| {
+        call(
+            &app,
+            "POST",
+            &format!("/api/v1/telephony/calls/{call_id}/result"),
+            key,
+            Some(&json!({"disposition": "interested"})),
+        )
+    };
+    assert_eq!(result(&minh).status, 403, "not Minh's call");
+    let saved = result(&lan);
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let manage = call(
+        &app,
+        "POST",
+        &format!("/api/v1/campaigns/{id}/pause"),
+        &lan,
+        None,
+    );
+    assert_eq!(
+        manage.status, 403,
+        "agents work campaigns, they do not run them"
+    );
+}
+
+#[test]
 fn auto_call_rotates_hotlines_skips_a_failing_one_and_stays_under_its_concurrency() {
     // SPEC B-A
     let (app, sim) = start(

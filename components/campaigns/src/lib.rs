@@ -68,6 +68,26 @@ fn require_supervisor(principal: &Principal) -> Result<&str, ApiError> {
     Ok(workspace)
 }
 
+/// An `agent` key may end or record only the calls it was bridged to.
+fn require_own_call(
+    db: &SpinDb,
+    principal: &Principal,
+    workspace: &str,
+    call: &str,
+) -> Result<(), ApiError> {
+    let (_, role) = principal.workspace()?;
+    if role != Role::Agent {
+        return Ok(());
+    }
+    let view = calls::get(db, workspace, call)?;
+    match view["agent_id"].as_str() {
+        Some(agent) => principal.act_for(agent).map(drop),
+        None => Err(ApiError::forbidden(
+            "an `agent` key acts only on calls bridged to its member",
+        )),
+    }
+}
+
 /// The provider calls are placed through (for new call rows).
 fn provider() -> String {
     spin_sdk::variables::get("telephony_provider").unwrap_or_else(|_| "generic".into())
@@ -249,11 +269,13 @@ fn route(req: &Request) -> Result<Response, ApiError> {
             #[derive(serde::Deserialize)]
             #[serde(deny_unknown_fields)]
             struct Pick {
-                agent_id: String,
+                #[serde(default)]
+                agent_id: Option<String>,
                 #[serde(default)]
                 customer_id: Option<String>,
             }
             let input: Pick = body(req)?;
+            let agent = principal.act_for(input.agent_id.as_deref().unwrap_or("me"))?;
             let zone = dispatch::zone_of(&db, &workspace)?;
             ok(
                 200,
@@ -262,7 +284,7 @@ fn route(req: &Request) -> Result<Response, ApiError> {
                     &mut clock,
                     &workspace,
                     id,
-                    &input.agent_id,
+                    &agent,
                     input.customer_id.as_deref(),
                     zone,
                 )?,
@@ -291,9 +313,17 @@ fn route(req: &Request) -> Result<Response, ApiError> {
             200,
             json!({"data": agents::list(&db, &workspace, query_text(req, "state").as_deref())?}),
         ),
-        (Method::Get, ["agents", user]) => ok(200, agents::get(&db, &workspace, user)?),
+        (Method::Get, ["agents", user]) => {
+            let user = if *user == "me" {
+                principal.act_for(user)?
+            } else {
+                user.to_string()
+            };
+            ok(200, agents::get(&db, &workspace, &user)?)
+        }
         (Method::Put, ["agents", user, "state"]) => {
-            let view = agents::set_state(&db, &clock, &workspace, user, body(req)?)?;
+            let user = principal.act_for(user)?;
+            let view = agents::set_state(&db, &clock, &workspace, &user, body(req)?)?;
             if view.state == "available" {
                 nudge_dispatcher(&workspace);
             }
@@ -305,13 +335,14 @@ fn route(req: &Request) -> Result<Response, ApiError> {
             struct Dial {
                 campaign_customer_id: String,
             }
+            let user = principal.act_for(user)?;
             let input: Dial = body(req)?;
             let orders = dispatch::manual_dial(
                 &db,
                 &mut clock,
                 &provider(),
                 &workspace,
-                user,
+                &user,
                 &input.campaign_customer_id,
             )?;
             send_orders(&orders)?;
@@ -331,13 +362,14 @@ fn route(req: &Request) -> Result<Response, ApiError> {
                 verb @ ("accept" | "dial" | "skip"),
             ],
         ) => {
+            let user = principal.act_for(user)?;
             let orders = match *verb {
-                "accept" => calls::accept(&db, &clock, &workspace, user, call)?,
+                "accept" => calls::accept(&db, &clock, &workspace, &user, call)?,
                 verb => dispatch::preview_action(
                     &db,
                     &mut clock,
                     &workspace,
-                    user,
+                    &user,
                     call,
                     verb == "dial",
                 )?,
@@ -375,6 +407,7 @@ fn route(req: &Request) -> Result<Response, ApiError> {
         ),
         (Method::Get, ["telephony", "calls", id]) => ok(200, calls::get(&db, &workspace, id)?),
         (Method::Post, ["telephony", "calls", id, "hangup"]) => {
+            require_own_call(&db, &principal, &workspace, id)?;
             let orders = calls::hang_up(&db, &workspace, id)?;
             send_orders(&orders)?;
             ok(202, calls::get(&db, &workspace, id)?)
@@ -389,6 +422,7 @@ fn route(req: &Request) -> Result<Response, ApiError> {
                 disposition: Option<String>,
             }
             let input: Outcome = body(req)?;
+            require_own_call(&db, &principal, &workspace, id)?;
             ok(
                 200,
                 calls::save_result(

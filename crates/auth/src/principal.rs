@@ -10,11 +10,12 @@ use crate::keys::hash_key;
 pub enum Principal {
     /// Holder of the `admin_token` variable: may create workspaces.
     PlatformAdmin,
-    /// A workspace API key.
+    /// A workspace API key, bound to one member or not.
     Key {
         workspace_id: String,
         key_id: String,
         role: Role,
+        user_id: Option<String>,
     },
 }
 
@@ -29,6 +30,31 @@ impl Principal {
                 "the admin token manages workspaces; use a workspace API key here",
             )),
         }
+    }
+
+    /// The member an agent-scoped action (B-3: agent state, offered calls,
+    /// manual picks) is for. `me` names the key's own member. An
+    /// `agent` key acts only for its own member; supervisors and above act
+    /// for anyone in the workspace.
+    pub fn act_for(&self, requested: &str) -> Result<String, ApiError> {
+        let (_, role) = self.workspace()?;
+        let own = match self {
+            Self::Key { user_id, .. } => user_id.as_deref(),
+            Self::PlatformAdmin => None,
+        };
+        let wanted = if requested == "me" {
+            own.ok_or_else(|| {
+                ApiError::forbidden("`me` needs a key bound to a member (create it with `user_id`)")
+            })?
+        } else {
+            requested
+        };
+        if role == Role::Agent && own != Some(wanted) {
+            return Err(ApiError::forbidden(
+                "an `agent` key acts only for the member it is bound to",
+            ));
+        }
+        Ok(wanted.to_string())
     }
 
     /// Fails with 403 unless the caller may manage members and keys.
@@ -75,7 +101,7 @@ pub fn authenticate(
         return Ok(Principal::PlatformAdmin);
     }
     let rows = db.execute(
-        "SELECT id, workspace_id, role FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+        "SELECT id, workspace_id, role, user_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
         &[SqlValue::Text(hash_key(token))],
     )?;
     let row = rows
@@ -88,6 +114,7 @@ pub fn authenticate(
             .text("role")
             .and_then(|r| Role::parse(&r))
             .unwrap_or(Role::Agent),
+        user_id: row.text("user_id"),
     })
 }
 
@@ -102,6 +129,34 @@ mod tests {
         assert_eq!(bearer(Some("Basic abc")), None);
         assert_eq!(bearer(Some("Bearer ")), None);
         assert_eq!(bearer(None), None);
+    }
+
+    fn key(role: Role, user: Option<&str>) -> Principal {
+        Principal::Key {
+            workspace_id: "w".into(),
+            key_id: "k".into(),
+            role,
+            user_id: user.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn an_agent_key_acts_only_for_its_own_member() {
+        // SPEC B-3
+        let agent = key(Role::Agent, Some("u1"));
+        assert_eq!(agent.act_for("me").unwrap(), "u1");
+        assert_eq!(agent.act_for("u1").unwrap(), "u1");
+        assert_eq!(agent.act_for("u2").unwrap_err().status, 403);
+        let unbound = key(Role::Agent, None);
+        assert_eq!(unbound.act_for("u1").unwrap_err().status, 403);
+        assert_eq!(unbound.act_for("me").unwrap_err().status, 403);
+        let supervisor = key(Role::Supervisor, Some("s1"));
+        assert_eq!(supervisor.act_for("u2").unwrap(), "u2");
+        assert_eq!(supervisor.act_for("me").unwrap(), "s1");
+        assert_eq!(
+            key(Role::Admin, None).act_for("me").unwrap_err().status,
+            403
+        );
     }
 
     #[test]

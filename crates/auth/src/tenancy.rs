@@ -31,6 +31,10 @@ pub struct NewApiKey {
     pub name: String,
     #[serde(default)]
     pub role: Option<Role>,
+    /// The member the key acts as (an agent's softphone); its role is at
+    /// most the member's.
+    #[serde(default)]
+    pub user_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -58,6 +62,7 @@ pub struct ApiKeyView {
     pub name: String,
     pub prefix: String,
     pub role: String,
+    pub user_id: Option<String>,
     pub created_at: String,
     pub revoked_at: Option<String>,
     /// The key itself: present only in the answer that created it.
@@ -96,6 +101,7 @@ fn key_of(row: &Row<'_>) -> ApiKeyView {
         name: text(row, "name"),
         prefix: text(row, "prefix"),
         role: text(row, "role"),
+        user_id: row.text("user_id"),
         created_at: text(row, "created_at"),
         revoked_at: row.text("revoked_at"),
         key: None,
@@ -162,13 +168,14 @@ fn insert_key(
     workspace_id: &str,
     name: &str,
     role: Role,
+    user_id: Option<&str>,
 ) -> Result<ApiKeyView, ApiError> {
     let (plaintext, prefix) = new_api_key(&ctx.secret());
     let id = ctx.new_id();
     let now = ctx.now();
     db.execute(
-        "INSERT INTO api_keys (id, workspace_id, name, prefix, key_hash, role, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        &[id.as_str().into(), workspace_id.into(), name.into(), prefix.as_str().into(), hash_key(&plaintext).into(), role.as_str().into(), now.as_str().into()],
+        "INSERT INTO api_keys (id, workspace_id, name, prefix, key_hash, role, user_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        &[id.as_str().into(), workspace_id.into(), name.into(), prefix.as_str().into(), hash_key(&plaintext).into(), role.as_str().into(), user_id.map_or(SqlValue::Null, SqlValue::from), now.as_str().into()],
     )?;
     Ok(ApiKeyView {
         id,
@@ -176,6 +183,7 @@ fn insert_key(
         name: name.to_string(),
         prefix,
         role: role.as_str().to_string(),
+        user_id: user_id.map(str::to_string),
         created_at: now,
         revoked_at: None,
         key: Some(plaintext),
@@ -210,7 +218,14 @@ pub fn create_workspace(
             ],
         )?;
         let owner = insert_user(db, ctx, &workspace.id, owner_email, owner_name, Role::Owner)?;
-        let key = insert_key(db, ctx, &workspace.id, "owner key", Role::Owner)?;
+        let key = insert_key(
+            db,
+            ctx,
+            &workspace.id,
+            "owner key",
+            Role::Owner,
+            Some(&owner.id),
+        )?;
         Ok((workspace, owner, key))
     })
 }
@@ -301,7 +316,26 @@ pub fn create_api_key(
     input: NewApiKey,
 ) -> Result<ApiKeyView, ApiError> {
     let name = required("name", &input.name, 200)?;
-    let role = input.role.unwrap_or(Role::Admin);
+    let member = match input.user_id.as_deref() {
+        Some(user) => Some(get_user(db, workspace_id, user).map_err(|_| {
+            ApiError::validation("user_id", format!("no member {user} in this workspace"))
+        })?),
+        None => None,
+    };
+    let member_role = member.as_ref().and_then(|m| Role::parse(&m.role));
+    let role = input.role.or(member_role).unwrap_or(Role::Admin);
+    if let Some(limit) = member_role
+        && role > limit
+    {
+        return Err(ApiError::validation(
+            "role",
+            format!(
+                "a key bound to a `{}` member cannot have role `{}`",
+                limit.as_str(),
+                role.as_str()
+            ),
+        ));
+    }
     if role > caller {
         return Err(ApiError::forbidden(format!(
             "a `{}` key cannot create a `{}` key",
@@ -310,12 +344,19 @@ pub fn create_api_key(
         ))
         .with_field("role"));
     }
-    insert_key(db, ctx, workspace_id, &name, role)
+    insert_key(
+        db,
+        ctx,
+        workspace_id,
+        &name,
+        role,
+        member.as_ref().map(|m| m.id.as_str()),
+    )
 }
 
 pub fn list_api_keys(db: &impl Db, workspace_id: &str) -> Result<Vec<ApiKeyView>, ApiError> {
     let rows = db.execute(
-        "SELECT id, workspace_id, name, prefix, role, created_at, revoked_at FROM api_keys WHERE workspace_id = ? ORDER BY created_at, id",
+        "SELECT id, workspace_id, name, prefix, role, user_id, created_at, revoked_at FROM api_keys WHERE workspace_id = ? ORDER BY created_at, id",
         &[workspace_id.into()],
     )?;
     Ok(rows.iter().map(|r| key_of(&r)).collect())
@@ -333,7 +374,7 @@ pub fn revoke_api_key(
         &[ctx.now().into(), workspace_id.into(), key_id.into()],
     )?;
     let rows = db.execute(
-        "SELECT id, workspace_id, name, prefix, role, created_at, revoked_at FROM api_keys WHERE workspace_id = ? AND id = ?",
+        "SELECT id, workspace_id, name, prefix, role, user_id, created_at, revoked_at FROM api_keys WHERE workspace_id = ? AND id = ?",
         &[workspace_id.into(), SqlValue::from(key_id)],
     )?;
     rows.first()
@@ -395,7 +436,8 @@ mod tests {
             Principal::Key {
                 workspace_id: w.id.clone(),
                 key_id: key.id.clone(),
-                role: Role::Owner
+                role: Role::Owner,
+                user_id: key.user_id.clone(),
             }
         );
         let stored = db.execute("SELECT key_hash FROM api_keys", &[]).unwrap();
@@ -517,10 +559,71 @@ mod tests {
             NewApiKey {
                 name: "k".into(),
                 role: Some(Role::Admin),
+                user_id: None,
             },
         )
         .unwrap_err();
         assert_eq!(e.status, 403);
+    }
+
+    #[test]
+    fn a_key_bound_to_a_member_takes_at_most_the_members_role() {
+        // SPEC B-3: an agent's softphone key.
+        let (db, mut ctx) = setup();
+        let (w, _) = workspace(&db, &mut ctx, "alpha");
+        let agent = create_user(
+            &db,
+            &mut ctx,
+            &w.id,
+            NewUser {
+                email: "lan@alpha.vn".into(),
+                name: "Lan".into(),
+                role: Role::Agent,
+            },
+        )
+        .unwrap();
+        let bound = |role: Option<Role>, user: &str| NewApiKey {
+            name: "softphone".into(),
+            role,
+            user_id: Some(user.into()),
+        };
+        let key =
+            create_api_key(&db, &mut ctx, &w.id, Role::Owner, bound(None, &agent.id)).unwrap();
+        assert_eq!(
+            (key.role.as_str(), key.user_id.as_deref()),
+            ("agent", Some(agent.id.as_str()))
+        );
+        let p = authenticate(&db, Some(&format!("Bearer {}", key.key.unwrap())), None).unwrap();
+        assert_eq!(p.act_for("me").unwrap(), agent.id);
+        let too_high = create_api_key(
+            &db,
+            &mut ctx,
+            &w.id,
+            Role::Owner,
+            bound(Some(Role::Admin), &agent.id),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (too_high.status, too_high.field.as_deref()),
+            (422, Some("role"))
+        );
+        let stranger =
+            create_api_key(&db, &mut ctx, &w.id, Role::Owner, bound(None, "nobody")).unwrap_err();
+        assert_eq!(
+            (stranger.status, stranger.field.as_deref()),
+            (422, Some("user_id"))
+        );
+        assert_eq!(
+            db.execute(
+                "SELECT count(*) AS n FROM api_keys WHERE name = 'softphone'",
+                &[]
+            )
+            .unwrap()
+            .first()
+            .unwrap()
+            .int("n"),
+            Some(1)
+        );
     }
 
     #[test]

@@ -360,6 +360,12 @@ pub const MIGRATIONS: &[Migration] = &[
             )",
         ],
     },
+    Migration {
+        version: 8,
+        name: "api keys bound to a member",
+        // An agent's softphone holds a key that acts only for that agent.
+        statements: &["ALTER TABLE api_keys ADD COLUMN user_id TEXT REFERENCES users(id)"],
+    },
 ];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
