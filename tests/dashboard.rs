@@ -73,13 +73,13 @@ fn the_campaign_dashboard_shows_live_calls_agents_and_abandon_rate_in_a_browser(
         return;
     };
     let sim = Sim::start(1.0);
-    sim.carrier(json!({"answer_rate": 1.0, "busy_rate": 0.0, "voicemail_rate": 0.0, "failed_rate": 0.0,
-        "ring_mean_s": 1, "no_answer_after_s": 10, "talk_mean_s": 600, "talk_sigma": 0.1}));
+    sim.carrier(
+        json!({"answer_rate": 1.0, "busy_rate": 0.0, "voicemail_rate": 0.0, "failed_rate": 0.0,
+        "ring_mean_s": 1, "no_answer_after_s": 10, "talk_mean_s": 600, "talk_sigma": 0.1}),
+    );
     let launch = Launch::careflow().env("SPIN_VARIABLE_TELEPHONY_BASE_URL", &sim.base);
     let public = format!("http://127.0.0.1:{}", launch.port);
-    let app = launch
-        .env("SPIN_VARIABLE_PUBLIC_BASE_URL", &public)
-        .start();
+    let app = launch.env("SPIN_VARIABLE_PUBLIC_BASE_URL", &public).start();
     let created = call(
         &app,
         "POST",
@@ -174,7 +174,10 @@ fn the_campaign_dashboard_shows_live_calls_agents_and_abandon_rate_in_a_browser(
         dom.contains("<td>Nguyễn Thị Lan</td><td>on_call</td>"),
         "the agent on the call: {dom}"
     );
-    assert!(dom.contains(">pause</button>"), "a running campaign can be paused");
+    assert!(
+        dom.contains(">pause</button>"),
+        "a running campaign can be paused"
+    );
 
     // A wrong key shows the API's error instead of a board.
     let refused = rendered(&browser, &format!("{public}/campaigns.html#key=cf_wrong"));
