@@ -43,6 +43,17 @@ fn floor(app: &Runner, name: &str, n: usize) -> Floor {
     let a = call(app, "POST", "/api/v1/workspaces", ADMIN_TOKEN, Some(&body));
     assert_eq!(a.status, 201, "{}", a.body);
     let key = a.json()["api_key"]["key"].as_str().unwrap().to_string();
+    // The workspace's carrier numbers: campaigns dial only from these.
+    for number in ["02873001234", "02873009999", "02873001111"] {
+        let a = call(
+            app,
+            "POST",
+            "/api/v1/telephony/hotlines",
+            &key,
+            Some(&json!({"number": number})),
+        );
+        assert_eq!(a.status, 201, "{}", a.body);
+    }
     let agents = (0..n)
         .map(|i| {
             let a = call(
@@ -392,8 +403,28 @@ fn manual_agents_pick_their_customers_under_a_daily_quota() {
             Some(&json!({"agent_id": agent})),
         )
     };
-    let a = pick(&f.agents[0]);
+    let keyed_pick = || {
+        let auth = format!("Bearer {}", f.key);
+        let body = json!({"agent_id": f.agents[0]}).to_string();
+        app.request(
+            "POST",
+            &format!("/api/v1/campaigns/{id}/customers/pick"),
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+                ("idempotency-key", "pick-1"),
+            ],
+            Some(body.as_bytes()),
+        )
+    };
+    let a = keyed_pick();
     assert_eq!(a.status, 200, "{}", a.body);
+    let retried = keyed_pick();
+    assert_eq!(
+        (retried.status, retried.json()["id"].clone()),
+        (200, a.json()["id"].clone()),
+        "a retried pick answers the same customer and spends no quota"
+    );
     let b = pick(&f.agents[1]);
     assert_eq!(b.status, 200, "{}", b.body);
     assert_ne!(
@@ -708,6 +739,21 @@ fn campaign_endpoints_answer_bad_input_with_the_error_shape_and_keep_tenants_apa
         Some(&json!({"name": "x", "mode": "warp"})),
     );
     assert_eq!(unknown.status, 422, "{}", unknown.body);
+    let foreign = call(
+        &app,
+        "POST",
+        "/api/v1/campaigns",
+        &f.key,
+        Some(
+            &json!({"name": "x", "mode": "progressive", "hotline": "02899990000", "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2099-01-01T00:00:00Z"}),
+        ),
+    );
+    assert_eq!(
+        (foreign.status, foreign.json()["error"]["field"].as_str()),
+        (422, Some("hotline")),
+        "not one of the workspace's hotlines: {}",
+        foreign.body
+    );
     let id = {
         let a = call(
             &app,

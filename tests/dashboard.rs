@@ -88,6 +88,13 @@ fn the_campaign_dashboard_shows_live_calls_agents_and_abandon_rate_in_a_browser(
         json!({"name": "Bảng", "owner_email": "o@bang.vn", "owner_name": "Chủ"}),
     );
     let key = created["api_key"]["key"].as_str().unwrap().to_string();
+    call(
+        &app,
+        "POST",
+        "/api/v1/telephony/hotlines",
+        &key,
+        json!({"number": "02873001234"}),
+    );
     let agent = call(
         &app,
         "POST",

@@ -87,6 +87,13 @@ pub fn versus_sim(
         .to_string();
     api(
         addr,
+        "POST",
+        "/api/v1/telephony/hotlines",
+        &key,
+        json!({"number": "02873001234"}),
+    )?;
+    api(
+        addr,
         "PUT",
         "/api/v1/telephony/lines",
         &key,

@@ -277,20 +277,31 @@ fn route(req: &Request) -> Result<Response, ApiError> {
             let input: Pick = body(req)?;
             let agent = principal.act_for(input.agent_id.as_deref().unwrap_or("me"))?;
             let zone = dispatch::zone_of(&db, &workspace)?;
-            ok(
-                200,
-                customers::pick(
-                    &db,
-                    &mut clock,
-                    &workspace,
-                    id,
-                    &agent,
-                    input.customer_id.as_deref(),
-                    zone,
-                )?,
+            // A retried pick (same Idempotency-Key) must not claim a second
+            // customer and spend the agent's quota twice.
+            idempotent(
+                &db,
+                req,
+                &workspace,
+                &now_text(),
+                |v| v,
+                |db| {
+                    let picked = customers::pick(
+                        db,
+                        &mut clock,
+                        &workspace,
+                        id,
+                        &agent,
+                        input.customer_id.as_deref(),
+                        zone,
+                    )?;
+                    Ok((200, serde_json::to_value(picked).unwrap_or_default()))
+                },
             )
         }
         (Method::Post, ["campaigns", id, "callbacks"]) => {
+            // The inbound queue's integration (PBX), not an agent's key.
+            require_supervisor(&principal)?;
             let input: customers::CallbackRequest = body(req)?;
             let out = idempotent(
                 &db,

@@ -579,10 +579,6 @@ pub fn originate_failed(
                 &[SqlValue::Integer(now + 60_000), call.workspace_id.as_str().into(), call.from_number.as_str().into()],
             )?;
             db.execute(
-                "INSERT OR IGNORE INTO hotlines (workspace_id, number, failing_until, created_at) VALUES (?, ?, ?, ?)",
-                &[call.workspace_id.as_str().into(), call.from_number.as_str().into(), SqlValue::Integer(now + 60_000), clock.now_text().into()],
-            )?;
-            db.execute(
                 "UPDATE calls SET state = 'ended', result = 'failed', ended_ms = ? WHERE id = ?",
                 &[SqlValue::Integer(now), call_id.into()],
             )?;

@@ -142,6 +142,9 @@ fn resolve_agents(
                 format!("no user {} in this workspace", a.user_id),
             ));
         }
+        if let Some(q) = a.daily_quota {
+            crate::settings::range(&format!("agents[{i}].daily_quota"), q, 1, 100_000)?;
+        }
         if !out.iter().any(|o| o.user_id == a.user_id) {
             out.push(a);
         }
@@ -193,6 +196,42 @@ fn store_agents(
     Ok(())
 }
 
+/// A campaign dials only from the workspace's own hotlines (registered
+/// under `/api/v1/telephony/hotlines`): a number is a carrier contract, and
+/// another workspace's number is not ours to show as caller id.
+fn check_hotlines(
+    db: &impl Db,
+    workspace: &str,
+    settings: &CampaignSettings,
+) -> Result<(), ApiError> {
+    let mut numbers: Vec<(String, &str)> = Vec::new();
+    if let Some(h) = &settings.hotline {
+        numbers.push(("hotline".into(), h));
+    }
+    if settings.mode == crate::settings::Mode::AutoCall
+        && let Some(auto) = &settings.auto_call
+    {
+        for (i, h) in auto.hotlines.iter().enumerate() {
+            numbers.push((format!("auto_call.hotlines[{i}]"), h));
+        }
+    }
+    for (field, number) in numbers {
+        let known = db.execute(
+            "SELECT 1 AS x FROM hotlines WHERE workspace_id = ? AND number = ?",
+            &[workspace.into(), number.into()],
+        )?;
+        if known.first().is_none() {
+            return Err(ApiError::validation(
+                field,
+                format!(
+                    "{number} is not one of this workspace's hotlines; register it under /api/v1/telephony/hotlines"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn settings_text(settings: &CampaignSettings) -> Result<String, ApiError> {
     serde_json::to_string(settings).map_err(|e| ApiError::internal(e.to_string()))
 }
@@ -212,6 +251,7 @@ pub fn create(
     let id = clock.new_id();
     let now = clock.now_text();
     db.transaction(|db| {
+        check_hotlines(db, workspace, &settings)?;
         let agents = resolve_agents(db, workspace, agents.unwrap_or_default(), groups.unwrap_or_default())?;
         db.execute(
             "INSERT INTO campaigns (id, workspace_id, name, mode, status, settings, starts_at_ms, ends_at_ms, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, 'created', ?, ?, ?, ?, ?, ?)",
@@ -259,6 +299,7 @@ pub fn update(
             agents,
             groups,
         } = parse_body(merged)?;
+        check_hotlines(db, workspace, &settings)?;
         if agents.is_some() || groups.is_some() {
             let agents = resolve_agents(db, workspace, agents.unwrap_or_default(), groups.unwrap_or_default())?;
             store_agents(db, workspace, id, &agents)?;

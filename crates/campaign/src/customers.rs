@@ -79,6 +79,18 @@ fn contacts_where(
         .collect())
 }
 
+/// A filter or group matching more contacts than one import takes is the
+/// request's fault (422 on that field), not a body too large.
+fn at_most_one_import(field: &str, matched: usize) -> Result<(), ApiError> {
+    if matched > MAX_IMPORT_ROWS {
+        return Err(ApiError::validation(
+            field,
+            format!("it matches {matched} contacts; one import adds at most {MAX_IMPORT_ROWS}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Turns a source into rows to import.
 pub fn rows_of(
     db: &impl Db,
@@ -112,6 +124,7 @@ pub fn rows_of(
             let found = contacts_where(db, workspace, |data| {
                 condition.evaluate(&json!({ "customer": data }), now)
             })?;
+            at_most_one_import("filter", found.len())?;
             Ok(customer_rows(found.into_iter()))
         }
         Source::Group { group } => {
@@ -120,6 +133,7 @@ pub fn rows_of(
                     .as_array()
                     .is_some_and(|g| g.iter().any(|x| x.as_str() == Some(group.as_str())))
             })?;
+            at_most_one_import("group", found.len())?;
             Ok(customer_rows(found.into_iter()))
         }
         Source::Rows { rows } => Ok(rows
@@ -173,9 +187,9 @@ fn first_text(fields: &Map<String, Value>, keys: &[&str]) -> Option<String> {
     })
 }
 
-/// Adds rows to the campaign while it is editable (or running, for the
-/// callback campaigns of B-C). Phone is required in every mode: every
-/// mode ends in a call.
+/// Adds rows to a campaign that is not finished: leads keep arriving while
+/// a campaign runs (uploads, a flow's `add_to_campaign`, B-C callbacks).
+/// Phone is required in every mode: every mode ends in a call.
 pub fn import(
     db: &impl Db,
     clock: &mut impl Clock,
@@ -348,19 +362,21 @@ pub fn pick(
             Some(id) => id.to_string(),
             None => db
                 .execute(
-                    "SELECT id FROM campaign_customers WHERE campaign_id = ? AND state = 'pending' AND claimed_by IS NULL AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.workspace_id = campaign_customers.workspace_id AND d.phone = campaign_customers.phone AND d.until_ms > ?) ORDER BY created_at, rowid LIMIT 1",
-                    &[campaign_id.into(), SqlValue::Integer(now)],
+                    "SELECT id FROM campaign_customers WHERE campaign_id = ? AND state = 'pending' AND claimed_by IS NULL AND next_attempt_ms <= ? AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.workspace_id = campaign_customers.workspace_id AND d.phone = campaign_customers.phone AND d.until_ms > ?) ORDER BY next_attempt_ms, created_at, rowid LIMIT 1",
+                    &[campaign_id.into(), SqlValue::Integer(now), SqlValue::Integer(now)],
                 )?
                 .first()
                 .and_then(|r| r.text("id"))
                 .ok_or_else(|| ApiError::not_found("no customer is left to pick"))?,
         };
         let claimed = db.execute(
-            "UPDATE campaign_customers SET claimed_by = ?, claimed_ms = ? WHERE workspace_id = ? AND campaign_id = ? AND id = ? AND claimed_by IS NULL AND state = 'pending' RETURNING id",
-            &[agent.into(), SqlValue::Integer(now), workspace.into(), campaign_id.into(), candidate.as_str().into()],
+            "UPDATE campaign_customers SET claimed_by = ?, claimed_ms = ? WHERE workspace_id = ? AND campaign_id = ? AND id = ? AND claimed_by IS NULL AND state = 'pending' AND next_attempt_ms <= ? AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.workspace_id = campaign_customers.workspace_id AND d.phone = campaign_customers.phone AND d.until_ms > ?) RETURNING id",
+            &[agent.into(), SqlValue::Integer(now), workspace.into(), campaign_id.into(), candidate.as_str().into(), SqlValue::Integer(now), SqlValue::Integer(now)],
         )?;
         if claimed.first().is_none() {
-            return Err(ApiError::conflict("another agent has this customer, or it is done"));
+            return Err(ApiError::conflict(
+                "another agent has this customer, it is done, its retry time has not come, or it is on the do-not-call list",
+            ));
         }
         db.execute(
             "INSERT INTO manual_picks (workspace_id, campaign_id, user_id, day, picks) VALUES (?, ?, ?, ?, 1) ON CONFLICT (campaign_id, user_id, day) DO UPDATE SET picks = picks + 1",
@@ -397,6 +413,16 @@ pub fn request_callback(
         return Err(ApiError::conflict(
             "callbacks join only auto-callback campaigns",
         ));
+    }
+    use crate::lifecycle::Status;
+    if !matches!(
+        campaign.status,
+        Status::Approved | Status::Running | Status::Paused
+    ) {
+        return Err(ApiError::conflict(format!(
+            "the callback campaign is {}; it takes requests once approved",
+            campaign.status.as_str()
+        )));
     }
     let cb = &campaign.settings.callback;
     if input.key != cb.key {

@@ -518,7 +518,7 @@ pub fn manual_dial(
     db.transaction(|db| {
         lock(db)?;
         let rows = db.execute(
-            "SELECT campaign_id, phone, state, claimed_by, attempts FROM campaign_customers WHERE workspace_id = ? AND id = ?",
+            "SELECT campaign_id, phone, state, claimed_by, attempts, next_attempt_ms FROM campaign_customers WHERE workspace_id = ? AND id = ?",
             &[workspace.into(), customer_row.into()],
         )?;
         let row = rows.first().ok_or_else(|| ApiError::not_found(format!("no campaign customer {customer_row}")))?;
@@ -538,6 +538,12 @@ pub fn manual_dial(
         }
         if row.int("attempts").unwrap_or(0) >= i64::from(campaign.settings.max_attempts) {
             return Err(ApiError::conflict("every attempt for this customer is used"));
+        }
+        if row.int("next_attempt_ms").unwrap_or(0) > now {
+            return Err(ApiError::conflict(format!(
+                "this customer may be called again after {} minutes between attempts",
+                campaign.settings.retry_minutes
+            )));
         }
         let phone = row.text("phone").unwrap_or_default();
         let dnc = db.execute(

@@ -348,6 +348,12 @@ impl CampaignSettings {
         if let Some(hotline) = &self.hotline {
             self.hotline = Some(hotline_number("hotline", hotline)?);
         }
+        if self.working_hours.len() > 20 {
+            return Err(ApiError::validation(
+                "working_hours",
+                "at most 20 working-hours windows",
+            ));
+        }
         for (i, w) in self.working_hours.iter().enumerate() {
             let field = format!("working_hours[{i}]");
             if w.days.is_empty() || w.days.iter().any(|d| !(1..=7).contains(d)) {
@@ -374,42 +380,40 @@ impl CampaignSettings {
         range("dnc_days", self.dnc_days, 0, 3650)?;
         range("wrap_up_seconds", self.wrap_up_seconds, 0, 3600)?;
         self.validate_script()?;
-        match self.mode {
-            Mode::Preview => range("preview.seconds", self.preview.seconds, 1, 600)?,
-            Mode::Predictive => {
-                let p = &self.predictive;
-                if !(p.max_abandon_rate > 0.0 && p.max_abandon_rate <= 0.10) {
-                    return Err(ApiError::validation(
-                        "predictive.max_abandon_rate",
-                        "the abandon cap is above 0 and at most 0.10",
-                    ));
-                }
-                range("predictive.max_wait_seconds", p.max_wait_seconds, 1, 600)?;
-                range(
-                    "predictive.agent_accept_seconds",
-                    p.agent_accept_seconds,
-                    1,
-                    120,
-                )?;
-            }
-            Mode::AutoCall => self.validate_auto_call()?,
-            Mode::AutoCallback => {
-                let key = self.callback.key.as_str();
-                if !(key.len() == 1 && (key == "*" || key == "#" || ("1"..="9").contains(&key))) {
-                    return Err(ApiError::validation(
-                        "callback.key",
-                        "the callback key is 1–9, * or #",
-                    ));
-                }
-                range(
-                    "callback.min_wait_seconds",
-                    self.callback.min_wait_seconds,
-                    0,
-                    3600,
-                )?;
-            }
-            Mode::Manual | Mode::Progressive => {}
+        // Every mode block is checked, not only the campaign's own: what is
+        // stored is what a later reader trusts.
+        range("preview.seconds", self.preview.seconds, 1, 600)?;
+        let p = &self.predictive;
+        if !(p.max_abandon_rate > 0.0 && p.max_abandon_rate <= 0.10) {
+            return Err(ApiError::validation(
+                "predictive.max_abandon_rate",
+                "the abandon cap is above 0 and at most 0.10",
+            ));
         }
+        range("predictive.max_wait_seconds", p.max_wait_seconds, 1, 600)?;
+        range(
+            "predictive.agent_accept_seconds",
+            p.agent_accept_seconds,
+            1,
+            120,
+        )?;
+        short_text("predictive.hold_music", &p.hold_music)?;
+        if self.mode == Mode::AutoCall || self.auto_call.is_some() {
+            self.validate_auto_call()?;
+        }
+        let key = self.callback.key.as_str();
+        if !(key.len() == 1 && (key == "*" || key == "#" || ("1"..="9").contains(&key))) {
+            return Err(ApiError::validation(
+                "callback.key",
+                "the callback key is 1–9, * or #",
+            ));
+        }
+        range(
+            "callback.min_wait_seconds",
+            self.callback.min_wait_seconds,
+            0,
+            3600,
+        )?;
         if let Some(q) = self.manual.daily_quota {
             range("manual.daily_quota", q, 1, 100_000)?;
         }
@@ -444,6 +448,17 @@ impl CampaignSettings {
                     format!("question id `{}` is used twice", q.id),
                 ));
             }
+            short_text(&format!("{field}.id"), &q.id)?;
+            short_text(&format!("{field}.label"), &q.label)?;
+            if q.options.len() > 50 {
+                return Err(ApiError::validation(
+                    format!("{field}.options"),
+                    "at most 50 options",
+                ));
+            }
+            for (j, o) in q.options.iter().enumerate() {
+                short_text(&format!("{field}.options[{j}]"), o)?;
+            }
             let choice = matches!(q.kind, QuestionType::Choice | QuestionType::MultiChoice);
             if choice && q.options.is_empty() {
                 return Err(ApiError::validation(
@@ -467,6 +482,13 @@ impl CampaignSettings {
             return Err(ApiError::validation(
                 "auto_call.ivr",
                 "the IVR scenario to play",
+            ));
+        }
+        short_text("auto_call.ivr", &auto.ivr)?;
+        if auto.hotlines.len() > 50 {
+            return Err(ApiError::validation(
+                "auto_call.hotlines",
+                "at most 50 hotlines",
             ));
         }
         let mut normal = Vec::new();
@@ -541,7 +563,18 @@ impl CampaignSettings {
     }
 }
 
-fn range(field: &str, value: u32, min: u32, max: u32) -> Result<(), ApiError> {
+/// Names, labels and scenario ids: at most 200 characters.
+fn short_text(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.chars().count() > 200 {
+        return Err(ApiError::validation(
+            field,
+            format!("{field} is at most 200 characters"),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn range(field: &str, value: u32, min: u32, max: u32) -> Result<(), ApiError> {
     if (min..=max).contains(&value) {
         Ok(())
     } else {
@@ -594,6 +627,49 @@ mod tests {
         assert_eq!(s.script, Script::default());
         assert_eq!(s.hotline.as_deref(), Some("1900123456"));
         assert!((s.predictive.max_abandon_rate - 0.03).abs() < 1e-9);
+    }
+
+    #[test]
+    fn checks_every_mode_block_and_caps_sizes() {
+        // SPEC B-1: a manual campaign cannot store a predictive cap of 50
+        // or an auto-call block of four billion lines for later.
+        let with = |k: &str, v: serde_json::Value| {
+            let mut b = base("manual");
+            b[k] = v;
+            parse(b).unwrap_err().field
+        };
+        assert_eq!(
+            with("predictive", json!({"max_abandon_rate": 50.0})).as_deref(),
+            Some("predictive.max_abandon_rate")
+        );
+        assert_eq!(
+            with(
+                "auto_call",
+                json!({"concurrent_calls": 4_000_000_000u32, "ivr": "x"})
+            )
+            .as_deref(),
+            Some("auto_call.concurrent_calls")
+        );
+        assert_eq!(
+            with("callback", json!({"key": "xyz"})).as_deref(),
+            Some("callback.key")
+        );
+        let long = "x".repeat(201);
+        assert_eq!(
+            with(
+                "script",
+                json!({"questions": [{"id": "q", "label": long, "type": "text"}]})
+            )
+            .as_deref(),
+            Some("script.questions[0].label")
+        );
+        let many: Vec<_> = (0..21)
+            .map(|_| json!({"days": [1], "from": "08:00", "to": "17:00"}))
+            .collect();
+        assert_eq!(
+            with("working_hours", json!(many)).as_deref(),
+            Some("working_hours")
+        );
     }
 
     #[test]

@@ -53,6 +53,13 @@ fn setup(db: &NativeDb, agents_n: usize) -> Vec<String> {
         &[WS.into()],
     )
     .unwrap();
+    for number in ["842812345678", "842873009999", "842873001111"] {
+        db.execute(
+            "INSERT INTO hotlines (workspace_id, number, created_at) VALUES (?, ?, 'now')",
+            &[WS.into(), number.into()],
+        )
+        .unwrap();
+    }
     (0..agents_n)
         .map(|i| {
             let id = format!("agent-{i}");
@@ -555,4 +562,57 @@ fn the_pacer_sees_how_long_agents_have_talked_and_their_wrap_up_left() {
     let view = dispatch::predictive_view(&db, &c, clock.now_ms()).unwrap();
     assert_eq!(view.wrap_left, vec![15]);
     assert!(view.talking_for.is_empty());
+}
+
+#[test]
+fn a_campaign_dials_only_from_its_workspaces_own_hotlines() {
+    // SPEC B-1 B-A
+    let db = NativeDb::in_memory();
+    let mut clock = FakeClock::at(NOON);
+    setup(&db, 0);
+    db.execute(
+        "INSERT INTO workspaces (id, name, created_at) VALUES ('ws-2', 'Other', 'now')",
+        &[],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO hotlines (workspace_id, number, created_at) VALUES ('ws-2', '842899990000', 'now')",
+        &[],
+    )
+    .unwrap();
+    let body = |hotline: &str| {
+        json!({"name": "x", "mode": "progressive", "hotline": hotline,
+            "starts_at": "2026-12-01T00:00:00Z", "ends_at": "2026-12-31T00:00:00Z"})
+    };
+    for foreign in ["02899990000", "02800000000"] {
+        let e = campaigns::create(&db, &mut clock, WS, "owner", body(foreign)).unwrap_err();
+        assert_eq!(
+            (e.status, e.field.as_deref()),
+            (422, Some("hotline")),
+            "{foreign}"
+        );
+    }
+    let ok = campaigns::create(&db, &mut clock, WS, "owner", body("028 1234 5678")).unwrap();
+    let e = campaigns::update(
+        &db,
+        &mut clock,
+        WS,
+        &ok.id,
+        json!({"hotline": "02899990000"}),
+    )
+    .unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("hotline"));
+    let auto = json!({"name": "ivr", "mode": "auto_call", "starts_at": "2026-12-01T00:00:00Z",
+        "ends_at": "2026-12-31T00:00:00Z", "auto_call": {"concurrent_calls": 2, "ivr": "x",
+        "hotline_rotation": "random", "hotlines": ["02873009999", "02899990000"]}});
+    let e = campaigns::create(&db, &mut clock, WS, "owner", auto).unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("auto_call.hotlines[1]"));
+    let stored = db
+        .execute("SELECT count(*) AS n FROM campaigns", &[])
+        .unwrap();
+    assert_eq!(
+        stored.first().unwrap().int("n"),
+        Some(1),
+        "refused campaigns wrote nothing"
+    );
 }
