@@ -125,6 +125,17 @@ fn nudge_dispatcher(workspace: &str) {
     let _ = spin_sdk::http::run(spin_sdk::http::send::<_, Response>(hop));
 }
 
+/// Runs a creating request once per `Idempotency-Key` (answers stored
+/// as they are: nothing secret in them).
+fn once(
+    db: &SpinDb,
+    req: &Request,
+    workspace: &str,
+    work: impl FnOnce(&SpinDb) -> Result<(u16, Value), ApiError>,
+) -> Result<Response, ApiError> {
+    idempotent(db, req, workspace, &now_text(), |v| v, work)
+}
+
 fn now_text() -> String {
     SystemClock.now_text()
 }
@@ -154,23 +165,11 @@ fn route(req: &Request) -> Result<Response, ApiError> {
         (Method::Post, ["campaigns"]) => {
             require_supervisor(&principal)?;
             let input: Value = body(req)?;
-            idempotent(
-                &db,
-                req,
-                &workspace,
-                &now_text(),
-                |v| v,
-                |db| {
-                    let view = campaigns::create(
-                        db,
-                        &mut clock,
-                        &workspace,
-                        key_actor(&principal),
-                        input,
-                    )?;
-                    Ok((201, serde_json::to_value(view).unwrap_or_default()))
-                },
-            )
+            once(&db, req, &workspace, |db| {
+                let view =
+                    campaigns::create(db, &mut clock, &workspace, key_actor(&principal), input)?;
+                Ok((201, serde_json::to_value(view).unwrap_or_default()))
+            })
         }
         (Method::Get, ["campaigns", id]) => ok(200, campaigns::get(&db, &workspace, id)?),
         (Method::Patch, ["campaigns", id]) => {
@@ -228,18 +227,11 @@ fn route(req: &Request) -> Result<Response, ApiError> {
         (Method::Post, ["campaigns", id, "customers"]) => {
             require_supervisor(&principal)?;
             let source: customers::Source = body(req)?;
-            idempotent(
-                &db,
-                req,
-                &workspace,
-                &now_text(),
-                |v| v,
-                |db| {
-                    let rows = customers::rows_of(db, &clock, &workspace, source)?;
-                    let report = customers::import(db, &mut clock, &workspace, id, rows)?;
-                    Ok((200, serde_json::to_value(report).unwrap_or_default()))
-                },
-            )
+            once(&db, req, &workspace, |db| {
+                let rows = customers::rows_of(db, &clock, &workspace, source)?;
+                let report = customers::import(db, &mut clock, &workspace, id, rows)?;
+                Ok((200, serde_json::to_value(report).unwrap_or_default()))
+            })
         }
         (Method::Post, ["campaigns", id, "customers", "import"]) => {
             require_supervisor(&principal)?;
@@ -252,18 +244,11 @@ fn route(req: &Request) -> Result<Response, ApiError> {
                     "send the .xlsx file as the body with Content-Type application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 ));
             }
-            idempotent(
-                &db,
-                req,
-                &workspace,
-                &now_text(),
-                |v| v,
-                |db| {
-                    let rows = customers::rows_of_xlsx(req.body())?;
-                    let report = customers::import(db, &mut clock, &workspace, id, rows)?;
-                    Ok((200, serde_json::to_value(report).unwrap_or_default()))
-                },
-            )
+            once(&db, req, &workspace, |db| {
+                let rows = customers::rows_of_xlsx(req.body())?;
+                let report = customers::import(db, &mut clock, &workspace, id, rows)?;
+                Ok((200, serde_json::to_value(report).unwrap_or_default()))
+            })
         }
         (Method::Post, ["campaigns", id, "customers", "pick"]) => {
             #[derive(serde::Deserialize)]
@@ -279,43 +264,29 @@ fn route(req: &Request) -> Result<Response, ApiError> {
             let zone = dispatch::zone_of(&db, &workspace)?;
             // A retried pick (same Idempotency-Key) must not claim a second
             // customer and spend the agent's quota twice.
-            idempotent(
-                &db,
-                req,
-                &workspace,
-                &now_text(),
-                |v| v,
-                |db| {
-                    let picked = customers::pick(
-                        db,
-                        &mut clock,
-                        &workspace,
-                        id,
-                        &agent,
-                        input.customer_id.as_deref(),
-                        zone,
-                    )?;
-                    Ok((200, serde_json::to_value(picked).unwrap_or_default()))
-                },
-            )
+            once(&db, req, &workspace, |db| {
+                let picked = customers::pick(
+                    db,
+                    &mut clock,
+                    &workspace,
+                    id,
+                    &agent,
+                    input.customer_id.as_deref(),
+                    zone,
+                )?;
+                Ok((200, serde_json::to_value(picked).unwrap_or_default()))
+            })
         }
         (Method::Post, ["campaigns", id, "callbacks"]) => {
             // The inbound queue's integration (PBX), not an agent's key.
             require_supervisor(&principal)?;
             let input: customers::CallbackRequest = body(req)?;
-            let out = idempotent(
-                &db,
-                req,
-                &workspace,
-                &now_text(),
-                |v| v,
-                |db| {
-                    Ok((
-                        201,
-                        customers::request_callback(db, &mut clock, &workspace, id, input)?,
-                    ))
-                },
-            )?;
+            let out = once(&db, req, &workspace, |db| {
+                Ok((
+                    201,
+                    customers::request_callback(db, &mut clock, &workspace, id, input)?,
+                ))
+            })?;
             nudge_dispatcher(&workspace);
             Ok(out)
         }
@@ -397,19 +368,12 @@ fn route(req: &Request) -> Result<Response, ApiError> {
         (Method::Post, ["agent-groups"]) => {
             require_supervisor(&principal)?;
             let input = body(req)?;
-            idempotent(
-                &db,
-                req,
-                &workspace,
-                &now_text(),
-                |v| v,
-                |db| {
-                    Ok((
-                        201,
-                        agents::create_group(db, &mut clock, &workspace, input)?,
-                    ))
-                },
-            )
+            once(&db, req, &workspace, |db| {
+                Ok((
+                    201,
+                    agents::create_group(db, &mut clock, &workspace, input)?,
+                ))
+            })
         }
         // Calls, lines and hotlines.
         (Method::Get, ["telephony", "calls"]) => ok(
