@@ -177,14 +177,23 @@ pub fn versus_sim(
         }
         std::thread::sleep(Duration::from_secs(1));
     }
-    let calls = api(
-        addr,
-        "GET",
-        &format!("/api/v1/campaigns/{id}/calls?limit=1000"),
-        &key,
-        json!({}),
-    )?;
-    let calls = calls["data"].as_array().cloned().unwrap_or_default();
+    // Every call record, page by page.
+    let mut calls: Vec<Value> = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = api(
+            addr,
+            "GET",
+            &format!("/api/v1/campaigns/{id}/calls?limit=1000{cursor}"),
+            &key,
+            json!({}),
+        )?;
+        calls.extend(page["data"].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
     let window = (window_end - began) as f64 / 1000.0;
     let mut talk = 0.0;
     let (mut connected, mut answered, mut abandoned) = (0usize, 0usize, 0usize);

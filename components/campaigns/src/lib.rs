@@ -125,6 +125,28 @@ fn nudge_dispatcher(workspace: &str) {
     let _ = spin_sdk::http::run(spin_sdk::http::send::<_, Response>(hop));
 }
 
+/// A page of calls: `{data, next_cursor}`.
+fn calls_page(
+    db: &SpinDb,
+    req: &Request,
+    workspace: &str,
+    campaign: Option<&str>,
+) -> Result<Value, ApiError> {
+    let state = query_text(req, "state");
+    let cursor = query_text(req, "cursor");
+    let (data, next) = calls::list(
+        db,
+        workspace,
+        calls::CallQuery {
+            campaign,
+            state: state.as_deref(),
+            limit: query_int(req, "limit", 100)?,
+            cursor: cursor.as_deref(),
+        },
+    )?;
+    Ok(json!({"data": data, "next_cursor": next}))
+}
+
 /// Runs a creating request once per `Idempotency-Key` (answers stored
 /// as they are: nothing secret in them).
 fn once(
@@ -214,10 +236,7 @@ fn route(req: &Request) -> Result<Response, ApiError> {
         }
         (Method::Get, ["campaigns", id, "calls"]) => {
             campaigns::load(&db, &workspace, id)?;
-            ok(
-                200,
-                json!({"data": calls::list(&db, &workspace, Some(id), query_text(req, "state").as_deref(), query_int(req, "limit", 100)?)?}),
-            )
+            ok(200, calls_page(&db, req, &workspace, Some(id))?)
         }
         // Customers (B-2).
         (Method::Get, ["campaigns", id, "customers"]) => ok(
@@ -378,7 +397,12 @@ fn route(req: &Request) -> Result<Response, ApiError> {
         // Calls, lines and hotlines.
         (Method::Get, ["telephony", "calls"]) => ok(
             200,
-            json!({"data": calls::list(&db, &workspace, query_text(req, "campaign_id").as_deref(), query_text(req, "state").as_deref(), query_int(req, "limit", 100)?)?}),
+            calls_page(
+                &db,
+                req,
+                &workspace,
+                query_text(req, "campaign_id").as_deref(),
+            )?,
         ),
         (Method::Get, ["telephony", "calls", id]) => ok(200, calls::get(&db, &workspace, id)?),
         (Method::Post, ["telephony", "calls", id, "hangup"]) => {

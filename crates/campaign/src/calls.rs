@@ -155,14 +155,24 @@ pub fn get(db: &impl Db, workspace: &str, id: &str) -> Result<Value, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no call {id}")))
 }
 
+/// Which calls a listing wants: `cursor` is the `next_cursor` of the page
+/// before (newest first; keyset, so pages stay stable while calls arrive).
+#[derive(Debug, Default, Clone)]
+pub struct CallQuery<'a> {
+    pub campaign: Option<&'a str>,
+    pub state: Option<&'a str>,
+    pub limit: i64,
+    pub cursor: Option<&'a str>,
+}
+
+/// A page of calls, newest first, and the cursor of the next page when
+/// this one is full.
 pub fn list(
     db: &impl Db,
     workspace: &str,
-    campaign: Option<&str>,
-    state: Option<&str>,
-    limit: i64,
-) -> Result<Vec<Value>, ApiError> {
-    if let Some(s) = state
+    q: CallQuery<'_>,
+) -> Result<(Vec<Value>, Option<String>), ApiError> {
+    if let Some(s) = q.state
         && s != "live"
         && CallState::parse(s).is_none()
     {
@@ -171,13 +181,35 @@ pub fn list(
             format!("no call state `{s}`"),
         ));
     }
-    let live = state == Some("live");
-    let state = state.filter(|s| *s != "live");
+    let (after_ms, after_id) = match q.cursor {
+        None => (i64::MAX, String::new()),
+        Some(c) => c
+            .split_once(':')
+            .and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id.to_string())))
+            .ok_or_else(|| {
+                ApiError::validation("cursor", "pass the `next_cursor` of the page before")
+            })?,
+    };
+    let live = q.state == Some("live");
+    let state = q.state.filter(|s| *s != "live");
+    let limit = q.limit.clamp(1, 1000);
     let rows = db.execute(
-        &format!("SELECT {CALL_COLUMNS} FROM calls WHERE workspace_id = ? AND (? IS NULL OR campaign_id = ?) AND (? IS NULL OR state = ?) AND (? = 0 OR state NOT IN ('ended', 'previewing')) ORDER BY placed_ms DESC, id LIMIT ?"),
-        &[workspace.into(), campaign.into(), campaign.into(), state.into(), state.into(), SqlValue::Integer(i64::from(live)), SqlValue::Integer(limit.clamp(1, 1000))],
+        &format!("SELECT {CALL_COLUMNS} FROM calls WHERE workspace_id = ? AND (? IS NULL OR campaign_id = ?) AND (? IS NULL OR state = ?) AND (? = 0 OR state NOT IN ('ended', 'previewing')) AND (placed_ms < ? OR (placed_ms = ? AND ? <> '' AND id < ?)) ORDER BY placed_ms DESC, id DESC LIMIT ?"),
+        &[workspace.into(), q.campaign.into(), q.campaign.into(), state.into(), state.into(), SqlValue::Integer(i64::from(live)), SqlValue::Integer(after_ms), SqlValue::Integer(after_ms), after_id.as_str().into(), after_id.as_str().into(), SqlValue::Integer(limit)],
     )?;
-    Ok(rows.iter().map(|r| call_json(&r)).collect())
+    let page: Vec<Value> = rows.iter().map(|r| call_json(&r)).collect();
+    let next = rows
+        .iter()
+        .last()
+        .filter(|_| page.len() as i64 == limit)
+        .map(|r| {
+            format!(
+                "{}:{}",
+                r.int("placed_ms").unwrap_or(0),
+                r.text("id").unwrap_or_default()
+            )
+        });
+    Ok((page, next))
 }
 
 /// A new call row (the line counts against the cap from now).

@@ -616,3 +616,55 @@ fn a_campaign_dials_only_from_its_workspaces_own_hotlines() {
         "refused campaigns wrote nothing"
     );
 }
+
+#[test]
+fn call_listings_page_with_a_stable_cursor() {
+    // SPEC B-4: a partner reads every call record of a long campaign.
+    let db = NativeDb::in_memory();
+    let mut clock = FakeClock::at(NOON);
+    let agents = setup(&db, 3);
+    let id = campaign(&db, &mut clock, "progressive", json!({}), &agents, 3);
+    for a in &agents {
+        available(&db, &clock, a, false);
+    }
+    // Three calls placed in the same millisecond: the cursor breaks ties.
+    assert_eq!(
+        originates(&dispatch::tick(&db, &mut clock, "generic").unwrap()).len(),
+        3
+    );
+    let page = |cursor: Option<&str>| {
+        calls::list(
+            &db,
+            WS,
+            calls::CallQuery {
+                campaign: Some(&id),
+                limit: 2,
+                cursor,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    let (first, next) = page(None);
+    assert_eq!(first.len(), 2);
+    let (second, last) = page(next.as_deref());
+    assert_eq!((second.len(), last), (1, None));
+    let mut ids: Vec<_> = first
+        .iter()
+        .chain(&second)
+        .map(|c| c["id"].clone())
+        .collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "every call once");
+    let bad = calls::list(
+        &db,
+        WS,
+        calls::CallQuery {
+            cursor: Some("nonsense"),
+            limit: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!((bad.status, bad.field.as_deref()), (422, Some("cursor")));
+}
