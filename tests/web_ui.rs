@@ -22,20 +22,25 @@ fn chromium() -> Option<String> {
         .find(|c| !c.is_empty() && std::path::Path::new(c).exists())
 }
 
+/// The flags a root, offline, headless Chromium needs here.
+const CHROMIUM_FLAGS: [&str; 8] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
 /// The page's DOM after its scripts ran (fetches included) in headless
 /// Chromium.
 fn rendered(browser: &str, url: &str) -> String {
     let profile = temp_dir("chromium-profile");
     let out = Command::new(browser)
+        .args(CHROMIUM_FLAGS)
         .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
             &format!("--user-data-dir={}", profile.display()),
             "--virtual-time-budget=5000",
             "--dump-dom",
@@ -67,13 +72,18 @@ fn call(app: &Runner, method: &str, path: &str, key: &str, body: Value) -> Value
     a.json()
 }
 
-#[test]
-fn the_campaign_dashboard_shows_live_calls_agents_and_abandon_rate_in_a_browser() {
-    // SPEC B-4 B-G: an operator watches a running campaign.
-    let Some(browser) = chromium() else {
-        eprintln!("SKIPPED: Chromium is not installed (.ci/run installs it)");
-        return;
-    };
+/// The app wired to a carrier that answers every call within a second and
+/// keeps it up for ten minutes, and a workspace with one hotline and one
+/// agent.
+struct Floor {
+    sim: Sim,
+    app: Runner,
+    public: String,
+    key: String,
+    agent: String,
+}
+
+fn floor(workspace: &str, agent_name: &str) -> Floor {
     let sim = Sim::start(1.0);
     sim.carrier(
         json!({"answer_rate": 1.0, "busy_rate": 0.0, "voicemail_rate": 0.0, "failed_rate": 0.0,
@@ -87,7 +97,7 @@ fn the_campaign_dashboard_shows_live_calls_agents_and_abandon_rate_in_a_browser(
         "POST",
         "/api/v1/workspaces",
         ADMIN_TOKEN,
-        json!({"name": "Bảng", "owner_email": "o@bang.vn", "owner_name": "Chủ"}),
+        json!({"name": workspace, "owner_email": "o@ui.vn", "owner_name": "Chủ"}),
     );
     let key = created["api_key"]["key"].as_str().unwrap().to_string();
     call(
@@ -102,52 +112,79 @@ fn the_campaign_dashboard_shows_live_calls_agents_and_abandon_rate_in_a_browser(
         "POST",
         "/api/v1/users",
         &key,
-        json!({"email": "lan@bang.vn", "name": "Nguyễn Thị Lan", "role": "agent"}),
+        json!({"email": "lan@ui.vn", "name": agent_name, "role": "agent"}),
     )["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let campaign = call(
-        &app,
-        "POST",
-        "/api/v1/campaigns",
-        &key,
-        json!({"name": "Chăm sóc tháng 12", "mode": "progressive", "hotline": "02873001234",
-            "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2099-01-01T00:00:00Z", "agents": [agent]}),
-    )["id"]
+    Floor {
+        sim,
+        app,
+        public,
+        key,
+        agent,
+    }
+}
+
+/// Creates a campaign for the floor's agent with `settings`, adds `rows`,
+/// and submits, approves and starts it.
+fn running_campaign(f: &Floor, settings: Value, rows: Value) -> String {
+    let mut body = json!({"hotline": "02873001234", "starts_at": "2026-01-01T00:00:00Z",
+        "ends_at": "2099-01-01T00:00:00Z", "agents": [f.agent]});
+    for (k, v) in settings.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let campaign = call(&f.app, "POST", "/api/v1/campaigns", &f.key, body)["id"]
         .as_str()
         .unwrap()
         .to_string();
     call(
-        &app,
+        &f.app,
         "POST",
         &format!("/api/v1/campaigns/{campaign}/customers"),
-        &key,
-        json!({"source": "rows", "rows": [{"phone": "0912345678", "name": "Bình"}, {"phone": "0912345679"}]}),
+        &f.key,
+        json!({"source": "rows", "rows": rows}),
     );
     for verb in ["submit", "approve", "start"] {
         call(
-            &app,
+            &f.app,
             "POST",
             &format!("/api/v1/campaigns/{campaign}/{verb}"),
-            &key,
+            &f.key,
             json!({}),
         );
     }
+    campaign
+}
+
+#[test]
+fn the_campaign_dashboard_shows_live_calls_agents_and_abandon_rate_in_a_browser() {
+    // SPEC B-4 B-G: an operator watches a running campaign.
+    let Some(browser) = chromium() else {
+        eprintln!("SKIPPED: Chromium is not installed (.ci/run installs it)");
+        return;
+    };
+    let f = floor("Bảng", "Nguyễn Thị Lan");
+    let (app, key, agent, public) = (&f.app, &f.key, &f.agent, &f.public);
+    let campaign = running_campaign(
+        &f,
+        json!({"name": "Chăm sóc tháng 12", "mode": "progressive"}),
+        json!([{"phone": "0912345678", "name": "Bình"}, {"phone": "0912345679"}]),
+    );
     call(
-        &app,
+        app,
         "PUT",
         &format!("/api/v1/agents/{agent}/state"),
-        &key,
+        key,
         json!({"state": "available"}),
     );
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let live = call(
-            &app,
+            app,
             "GET",
             &format!("/api/v1/telephony/calls?campaign_id={campaign}&state=bridged"),
-            &key,
+            key,
             json!(null),
         );
         if live["data"].as_array().is_some_and(|d| !d.is_empty()) {
@@ -191,20 +228,7 @@ fn the_campaign_dashboard_shows_live_calls_agents_and_abandon_rate_in_a_browser(
     // A wrong key shows the API's error instead of a board.
     let refused = rendered(&browser, &format!("{public}/campaigns.html#key=cf_wrong"));
     assert!(refused.contains("unknown or revoked"), "{refused}");
-    drop(sim);
 }
-
-/// The flags a root, offline, headless Chromium needs here.
-const CHROMIUM_FLAGS: [&str; 8] = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-];
 
 /// A WebDriver session on chromedriver (W3C protocol over HTTP), closed
 /// and killed when dropped.
@@ -287,6 +311,15 @@ impl Driver {
         }
     }
 
+    fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css);
+        self.cmd(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(json!({"text": text})),
+        );
+    }
+
     fn click(&self, css: &str) {
         let id = self.find(css);
         let v = self.cmd("POST", &format!("/element/{id}/click"), Some(json!({})));
@@ -339,88 +372,28 @@ fn an_agent_dials_a_preview_and_records_the_script_in_the_agent_console() {
         eprintln!("SKIPPED: Chromium or chromedriver is not installed (.ci/run installs them)");
         return;
     };
-    let sim = Sim::start(1.0);
-    sim.carrier(
-        json!({"answer_rate": 1.0, "busy_rate": 0.0, "voicemail_rate": 0.0,
-        "failed_rate": 0.0, "ring_mean_s": 1, "no_answer_after_s": 10, "talk_mean_s": 600,
-        "talk_sigma": 0.1}),
-    );
-    let launch = Launch::careflow().env("SPIN_VARIABLE_TELEPHONY_BASE_URL", &sim.base);
-    let public = format!("http://127.0.0.1:{}", launch.port);
-    let app = launch.env("SPIN_VARIABLE_PUBLIC_BASE_URL", &public).start();
-    let created = call(
-        &app,
-        "POST",
-        "/api/v1/workspaces",
-        ADMIN_TOKEN,
-        json!({"name": "Gọi", "owner_email": "o@goi.vn", "owner_name": "Chủ"}),
-    );
-    let key = created["api_key"]["key"].as_str().unwrap().to_string();
-    call(
-        &app,
-        "POST",
-        "/api/v1/telephony/hotlines",
-        &key,
-        json!({"number": "02873001234"}),
-    );
-    let agent = call(
-        &app,
-        "POST",
-        "/api/v1/users",
-        &key,
-        json!({"email": "lan@goi.vn", "name": "Lan", "role": "agent"}),
-    )["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let f = floor("Gọi", "Lan");
+    let (app, key, public) = (&f.app, &f.key, &f.public);
     let phone = call(
-        &app,
+        app,
         "POST",
         "/api/v1/api-keys",
-        &key,
-        json!({"name": "Lan softphone", "user_id": agent}),
+        key,
+        json!({"name": "Lan softphone", "user_id": f.agent}),
     )["key"]
         .as_str()
         .unwrap()
         .to_string();
-    let campaign = call(
-        &app,
-        "POST",
-        "/api/v1/campaigns",
-        &key,
-        json!({"name": "Xem trước", "mode": "preview", "preview": {"seconds": 600},
-            "hotline": "02873001234", "starts_at": "2026-01-01T00:00:00Z",
-            "ends_at": "2099-01-01T00:00:00Z", "agents": [agent]}),
-    )["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    call(
-        &app,
-        "POST",
-        &format!("/api/v1/campaigns/{campaign}/customers"),
-        &key,
-        json!({"source": "rows", "rows": [{"phone": "0912345678", "name": "Bình"}]}),
+    let campaign = running_campaign(
+        &f,
+        json!({"name": "Xem trước", "mode": "preview", "preview": {"seconds": 600}}),
+        json!([{"phone": "0912345678", "name": "Bình"}]),
     );
-    for verb in ["submit", "approve", "start"] {
-        call(
-            &app,
-            "POST",
-            &format!("/api/v1/campaigns/{campaign}/{verb}"),
-            &key,
-            json!({}),
-        );
-    }
 
     let d = Driver::start(&driver_bin, &browser);
     d.open(&format!("{public}/agent.html"));
     // Sign in the way an agent does: paste the key, press the button.
-    let field = d.find("#key");
-    d.cmd(
-        "POST",
-        &format!("/element/{field}/value"),
-        Some(json!({"text": phone})),
-    );
+    d.type_into("#key", &phone);
     d.click("#login button");
     assert_eq!(d.wait_text("#me", |t| !t.is_empty()), "Lan");
     d.click("button[data-state=available]");
@@ -432,20 +405,15 @@ fn an_agent_dials_a_preview_and_records_the_script_in_the_agent_console() {
     assert_eq!(d.text("#state"), "on_call");
     // The default script: choose the outcome, write a note, disposition.
     d.click("select[name=outcome] option[value='Quan tâm']");
-    let note = d.find("input[name=note]");
-    d.cmd(
-        "POST",
-        &format!("/element/{note}/value"),
-        Some(json!({"text": "gọi lại tuần sau"})),
-    );
+    d.type_into("input[name=note]", "gọi lại tuần sau");
     d.click("#disposition option[value=interested]");
     d.click("#save");
     d.wait_text("#saved", |t| t == "saved");
     let calls = call(
-        &app,
+        app,
         "GET",
         &format!("/api/v1/campaigns/{campaign}/calls"),
-        &key,
+        key,
         json!(null),
     );
     let c = &calls["data"][0];
@@ -457,5 +425,5 @@ fn an_agent_dials_a_preview_and_records_the_script_in_the_agent_console() {
     // Hanging up ends the call at the carrier and in the record.
     d.click("#call-actions button");
     d.wait_text("#call-state", |t| t == "ended");
-    assert_eq!(sim.calls().len(), 1, "one customer, one call");
+    assert_eq!(f.sim.calls().len(), 1, "one customer, one call");
 }
