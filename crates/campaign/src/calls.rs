@@ -194,8 +194,8 @@ pub fn list(
     let state = q.state.filter(|s| *s != "live");
     let limit = q.limit.clamp(1, 1000);
     let rows = db.execute(
-        &format!("SELECT {CALL_COLUMNS} FROM calls WHERE workspace_id = ? AND (? IS NULL OR campaign_id = ?) AND (? IS NULL OR state = ?) AND (? = 0 OR state NOT IN ('ended', 'previewing')) AND (placed_ms < ? OR (placed_ms = ? AND ? <> '' AND id < ?)) ORDER BY placed_ms DESC, id DESC LIMIT ?"),
-        &[workspace.into(), q.campaign.into(), q.campaign.into(), state.into(), state.into(), SqlValue::Integer(i64::from(live)), SqlValue::Integer(after_ms), SqlValue::Integer(after_ms), after_id.as_str().into(), after_id.as_str().into(), SqlValue::Integer(limit)],
+        &format!("SELECT {CALL_COLUMNS} FROM calls WHERE workspace_id = ? AND (? IS NULL OR campaign_id = ?) AND (? IS NULL OR state = ?) AND (? = 0 OR state NOT IN ('ended', 'previewing')) AND (placed_ms < ? OR (placed_ms = ? AND id < ?)) ORDER BY placed_ms DESC, id DESC LIMIT ?"),
+        &[workspace.into(), q.campaign.into(), q.campaign.into(), state.into(), state.into(), SqlValue::Integer(i64::from(live)), SqlValue::Integer(after_ms), SqlValue::Integer(after_ms), after_id.as_str().into(), SqlValue::Integer(limit)],
     )?;
     let page: Vec<Value> = rows.iter().map(|r| call_json(&r)).collect();
     let next = rows

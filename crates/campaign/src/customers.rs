@@ -307,6 +307,10 @@ fn quota_day(clock: &impl Clock, zone: chrono_tz::Tz) -> String {
         .to_string()
 }
 
+/// A customer an agent may take now (binds `now` twice): waiting, not
+/// taken, due for its next attempt, and not on the do-not-call list.
+const PICKABLE: &str = "state = 'pending' AND claimed_by IS NULL AND next_attempt_ms <= ? AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.workspace_id = campaign_customers.workspace_id AND d.phone = campaign_customers.phone AND d.until_ms > ?)";
+
 /// B-M: an agent takes the next customer (or the one named). Two agents
 /// never get the same customer: the claim is one conditional update.
 /// The daily quota (per agent, else the campaign's) is checked in the
@@ -362,7 +366,7 @@ pub fn pick(
             Some(id) => id.to_string(),
             None => db
                 .execute(
-                    "SELECT id FROM campaign_customers WHERE campaign_id = ? AND state = 'pending' AND claimed_by IS NULL AND next_attempt_ms <= ? AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.workspace_id = campaign_customers.workspace_id AND d.phone = campaign_customers.phone AND d.until_ms > ?) ORDER BY next_attempt_ms, created_at, rowid LIMIT 1",
+                    &format!("SELECT id FROM campaign_customers WHERE campaign_id = ? AND {PICKABLE} ORDER BY next_attempt_ms, created_at, rowid LIMIT 1"),
                     &[campaign_id.into(), SqlValue::Integer(now), SqlValue::Integer(now)],
                 )?
                 .first()
@@ -370,7 +374,7 @@ pub fn pick(
                 .ok_or_else(|| ApiError::not_found("no customer is left to pick"))?,
         };
         let claimed = db.execute(
-            "UPDATE campaign_customers SET claimed_by = ?, claimed_ms = ? WHERE workspace_id = ? AND campaign_id = ? AND id = ? AND claimed_by IS NULL AND state = 'pending' AND next_attempt_ms <= ? AND NOT EXISTS (SELECT 1 FROM do_not_call d WHERE d.workspace_id = campaign_customers.workspace_id AND d.phone = campaign_customers.phone AND d.until_ms > ?) RETURNING id",
+            &format!("UPDATE campaign_customers SET claimed_by = ?, claimed_ms = ? WHERE workspace_id = ? AND campaign_id = ? AND id = ? AND {PICKABLE} RETURNING id"),
             &[agent.into(), SqlValue::Integer(now), workspace.into(), campaign_id.into(), candidate.as_str().into(), SqlValue::Integer(now), SqlValue::Integer(now)],
         )?;
         if claimed.first().is_none() {

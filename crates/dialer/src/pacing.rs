@@ -189,13 +189,19 @@ fn answer_rate_bound(answered: u64, resolved: u64) -> f64 {
     (mean + 2.0 * sd).min(0.999)
 }
 
-/// The chance a call still ringing after `e` s is answered: answered
+/// Log-normal parameters of the measured ring time before an answer (a
+/// prior of 12 ± 6 s until measured).
+fn ring_params(v: &View) -> (f64, f64) {
+    let (m, s) = v.ring.unwrap_or((12.0, 6.0));
+    lognormal_params(m.max(1.0), s.max(0.1))
+}
+
+/// The chance a call still ringing after `e` s is answered, given the
+/// ring time's log-normal `(mu, sigma)`: answered
 /// calls ring for the measured ring-time distribution, unanswered ones
 /// are assumed to ring on (a carrier's ring-out is longer than most
 /// answers), so a call loses its chance as it outlives the usual answer.
-fn still_answers(p: f64, e: f64, ring: Option<(f64, f64)>) -> f64 {
-    let (m, s) = ring.unwrap_or((12.0, 6.0));
-    let (mu, sigma) = lognormal_params(m.max(1.0), s.max(0.1));
+fn still_answers(p: f64, e: f64, (mu, sigma): (f64, f64)) -> f64 {
     let survive = if e <= 0.0 {
         1.0
     } else {
@@ -210,10 +216,7 @@ fn still_answers(p: f64, e: f64, ring: Option<(f64, f64)>) -> f64 {
 /// are a Poisson-binomial.
 fn free_agents(v: &View, trust: f64) -> Vec<f64> {
     let (mean, sd) = v.handle.unwrap_or((180.0, 90.0));
-    let (ring_mu, ring_sigma) = {
-        let (m, s) = v.ring.unwrap_or((12.0, 6.0));
-        lognormal_params(m.max(1.0), s.max(0.1))
-    };
+    let (ring_mu, ring_sigma) = ring_params(v);
     let horizons: Vec<f64> = RING_QUANTILES
         .iter()
         .map(|z| (ring_mu + ring_sigma * z).exp() + f64::from(v.max_wait))
@@ -313,10 +316,11 @@ impl Pacer for Predictive {
         // Calls in flight answer less the longer they have rung; the new
         // ones at the full rate. The answers are then taken as binomial
         // at the mean chance, which slightly overstates their spread.
+        let ring = ring_params(v);
         let in_flight: f64 = v
             .ringing_for
             .iter()
-            .map(|e| still_answers(p, f64::from(*e), v.ring))
+            .map(|e| still_answers(p, f64::from(*e), ring))
             .sum();
         let (mut lo, mut hi) = (0usize, 4 * v.agents + 4);
         while lo < hi {
@@ -458,8 +462,9 @@ mod tests {
             Predictive::default().calls_to_place(&stale),
         );
         assert!(b > a, "stale {b} vs fresh {a}");
-        assert!(still_answers(0.3, 30.0, Some((12.0, 6.0))) < 0.05);
-        assert!((still_answers(0.3, 0.0, Some((12.0, 6.0))) - 0.3).abs() < 1e-9);
+        let ring = lognormal_params(12.0, 6.0);
+        assert!(still_answers(0.3, 30.0, ring) < 0.05);
+        assert!((still_answers(0.3, 0.0, ring) - 0.3).abs() < 1e-9);
     }
 
     #[test]
